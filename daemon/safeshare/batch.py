@@ -1,0 +1,94 @@
+"""Turning command-line paths into a list of files, and naming outputs within one run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeshare.config import CleanConfig
+from safeshare.errors import NotAnImage, UnsupportedFormat
+from safeshare.formats import FORMATS, HEAD_SIZE, CleanOptions, detect
+from safeshare.naming import numbered
+from safeshare.pipeline import Claim, Settings
+
+# Names that claim to be pictures: inside folders, such a file is refused with a reason
+# even when its content is not an image; any other non-image file is skipped.
+IMAGE_SUFFIXES = {ext for fmt in FORMATS for ext in fmt.extensions} | {
+    ".bmp", ".jxl", ".jp2", ".psd", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2",
+    ".raf", ".ico", ".svg",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    subfolder: Path  # where under the output folder the clean copy goes
+
+
+def collect(paths: list[Path], out_dir: Path | None) -> tuple[list[Job], int]:
+    """Files named directly, plus the images found under folders (recursively)."""
+    jobs: list[Job] = []
+    skipped = 0
+    for path in paths:
+        if path.is_dir():
+            found, skip = _walk(path, out_dir)
+            jobs += found
+            skipped += skip
+        else:
+            jobs.append(Job(path, Path()))
+    return jobs, skipped
+
+
+def _walk(root: Path, out_dir: Path | None) -> tuple[list[Job], int]:
+    jobs, skipped = [], 0
+    avoid = out_dir.resolve() if out_dir is not None and out_dir.exists() else None
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        # Hidden folders and our own output are never walked.
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != avoid)
+        for name in sorted(files):
+            path = here / name
+            if name.startswith(".") or path.is_symlink():
+                continue
+            if _wanted(path):
+                jobs.append(Job(path, here.relative_to(root)))
+            else:
+                skipped += 1
+    return jobs, skipped
+
+
+def _wanted(path: Path) -> bool:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as handle:
+            detect(handle.read(HEAD_SIZE))
+    except (OSError, NotAnImage, UnsupportedFormat):
+        return False
+    return True
+
+
+def make_claim() -> Claim:
+    """Within one run, two inputs never get the same output path ('name (2).jpg')."""
+    claimed: dict[Path, Path] = {}
+
+    def claim(desired: Path, source: Path) -> Path:
+        candidate, n = desired, 1
+        while claimed.get(candidate, source) != source:
+            n += 1
+            candidate = numbered(desired, n)
+        claimed[candidate] = source
+        return candidate
+
+    return claim
+
+
+def pipeline_settings(clean: CleanConfig, rename: bool | None, convert_to: str | None) -> Settings:
+    """Config values, overridden by command-line flags where given."""
+    options = CleanOptions(
+        convert_to=convert_to or clean.convert_to,
+        jpeg_quality=clean.jpeg_quality,
+        max_pixels=clean.max_pixels,
+    )
+    return Settings(options, clean.rename if rename is None else rename, clean.max_file_mb << 20)

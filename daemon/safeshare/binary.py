@@ -1,0 +1,56 @@
+"""Bounds-checked reading of binary image data.
+
+Inputs are `bytes` for small files and read-only `mmap` objects for large ones; both
+support slicing, `find` and `len`. Output is assembled from `memoryview` slices of the
+input, so the lossless path never copies the compressed image data in memory.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+
+from safeshare.errors import CorruptImage
+
+Buffer = bytes | bytearray | mmap.mmap
+Part = bytes | memoryview
+
+
+def unpack(fmt: str, buf: Buffer, offset: int, what: str) -> tuple[int, ...]:
+    """struct.unpack_from that raises CorruptImage naming `what` when the data is short."""
+    size = struct.calcsize(fmt)
+    if offset < 0 or offset + size > len(buf):
+        raise CorruptImage(f"truncated {what}")
+    values: tuple[int, ...] = struct.unpack_from(fmt, buf, offset)
+    return values
+
+
+def u8(buf: Buffer, offset: int, what: str) -> int:
+    return unpack(">B", buf, offset, what)[0]
+
+
+def u16be(buf: Buffer, offset: int, what: str) -> int:
+    return unpack(">H", buf, offset, what)[0]
+
+
+def u32be(buf: Buffer, offset: int, what: str) -> int:
+    return unpack(">I", buf, offset, what)[0]
+
+
+def u32le(buf: Buffer, offset: int, what: str) -> int:
+    return unpack("<I", buf, offset, what)[0]
+
+
+def u16le(buf: Buffer, offset: int, what: str) -> int:
+    return unpack("<H", buf, offset, what)[0]
+
+
+def view(buf: Buffer, start: int, end: int) -> memoryview:
+    """A zero-copy slice; CorruptImage when it would run past the end of the data."""
+    if start < 0 or end < start or end > len(buf):
+        raise CorruptImage("data runs past the end of the file")
+    return memoryview(buf)[start:end]
+
+
+def total_length(parts: list[Part]) -> int:
+    return sum(len(p) for p in parts)

@@ -1,0 +1,114 @@
+"""Command line: parses arguments and hands over to the modules that do the work.
+
+Exit status: 0 when every file was handled, 1 when any was refused or failed, 2 on usage
+errors (bad arguments, invalid configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from safeshare import __version__
+from safeshare import config as config_mod
+from safeshare.batch import collect, make_claim, pipeline_settings
+from safeshare.errors import ConfigError
+from safeshare.inspector import inspect_file
+from safeshare.pipeline import Pipeline
+from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safeshare", description="Clean copies of your photos, without the metadata that gives you away."
+    )
+    parser.add_argument("--version", action="version", version=f"safeshare {__version__}")
+    parser.add_argument(
+        "--config", type=Path, help="configuration file (default: SAFESHARE_CONFIG or the user config)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    clean = sub.add_parser("clean", help="write clean copies of images or folders")
+    clean.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    clean.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="folder for the clean copies (default: the configured safe-share folder)",
+    )
+    clean.add_argument("--json", action="store_true", help="one JSON object per file")
+    names = clean.add_mutually_exclusive_group()
+    names.add_argument(
+        "--rename", action="store_true", default=None, help="write neutral names (image-<hash>.jpg)"
+    )
+    names.add_argument("--keep-names", dest="rename", action="store_false", help="keep the original names")
+    clean.add_argument(
+        "--convert-to", choices=("jpeg", "png"), help="what HEIC/HEIF/AVIF become (default jpeg)"
+    )
+
+    inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
+    inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    inspect.add_argument("--json", action="store_true", help="one JSON object per file")
+    return parser  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="safeshare: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = config_mod.load(args.config)
+    except ConfigError as exc:
+        print(f"safeshare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "clean":
+        return run_clean(args, config)
+    return run_inspect(args, config)
+
+
+def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
+    out_dir: Path = (args.output or config.output).expanduser()
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"safeshare: {shown(out_dir)}: the output must be a folder", file=sys.stderr)
+        return EXIT_USAGE
+    jobs, skipped = collect(args.paths, out_dir)
+    pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to))
+    claim = make_claim()
+    progress = Progress(len(jobs))
+    status = EXIT_OK
+    for job in jobs:
+        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim)
+        progress.clear()
+        if args.json:
+            print(clean_json(result), flush=True)
+        else:
+            print(clean_line(result), file=sys.stdout if result.ok else sys.stderr, flush=True)
+        status = status if result.ok else EXIT_FAILED
+        progress.step()
+    progress.clear()
+    if skipped and not args.json:
+        print(f"skipped {skipped} file(s) in folders that are not images", file=sys.stderr)
+    return status
+
+
+def run_inspect(args: argparse.Namespace, config: config_mod.Config) -> int:
+    status = EXIT_OK
+    max_bytes = config.clean.max_file_mb << 20
+    jobs, _ = collect(args.paths, None)
+    for job in jobs:
+        report = inspect_file(job.source, max_bytes)
+        if args.json:
+            print(inspect_json(report), flush=True)
+        else:
+            print("\n".join(inspect_lines(report)), flush=True)
+        status = EXIT_FAILED if report.error else status
+    return status

@@ -1,0 +1,148 @@
+"""TOML configuration -> frozen dataclasses. Unknown keys and wrong types are errors that
+name the file, the key and what was expected. Every key is documented in
+config.example.toml; `safeshare config` prints the effective values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safeshare import paths
+from safeshare.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    rename: bool = field(default=False, metadata={"help": "write neutral names"})
+    convert_to: str = field(default="jpeg", metadata={"choices": ("jpeg", "png")})
+    jpeg_quality: int = field(default=95, metadata={"min": 50, "max": 100})
+    max_pixels: int = field(default=200_000_000, metadata={"min": 1})
+    max_file_mb: int = field(default=1024, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    path: Path
+    recursive: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    output: Path
+    watch: tuple[WatchConfig, ...]
+    clean: CleanConfig = CleanConfig()
+    source: Path | None = None  # the file it was read from, None for built-in defaults
+
+
+def config_path() -> Path:
+    override = os.environ.get("SAFESHARE_CONFIG")
+    return Path(override).expanduser() if override else paths.config_dir() / "config.toml"
+
+
+def load(path: Path | None = None) -> Config:
+    """The configuration at `path` (or the default path); built-in defaults if it is absent.
+
+    A path given explicitly (argument or SAFESHARE_CONFIG) must exist.
+    """
+    explicit = path is not None or "SAFESHARE_CONFIG" in os.environ
+    path = path or config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: configuration file not found")
+        return defaults()
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    return from_table(table, path)
+
+
+def defaults() -> Config:
+    watches = tuple(WatchConfig(p) for p in paths.default_watch_folders())
+    return Config(paths.default_output(), watches, CleanConfig())
+
+
+def from_table(table: dict[str, Any], path: Path) -> Config:
+    known = {"output", "watch", "clean"}
+    _reject_unknown(table, known, path, "")
+    output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
+    watch_list = table.get("watch")
+    if watch_list is None:
+        watches = tuple(WatchConfig(p) for p in paths.default_watch_folders())
+    elif not isinstance(watch_list, list):
+        raise ConfigError(f"{path}: 'watch' must be a list of [[watch]] tables")
+    else:
+        watches = tuple(_build(WatchConfig, w, path, f"watch[{i}].") for i, w in enumerate(watch_list))
+    clean = _build(CleanConfig, table.get("clean", {}), path, "clean.")
+    return Config(output, watches, clean, path)
+
+
+def _reject_unknown(table: dict[str, Any], known: set[str], path: Path, prefix: str) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key '{prefix}{key}' (known: {', '.join(sorted(known))})")
+
+
+_T = typing.TypeVar("_T")
+
+
+def _build(cls: type[_T], table: object, path: Path, prefix: str) -> _T:
+    """An instance of dataclass `cls` from a TOML table, every value checked."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: '{prefix.rstrip('.')}' must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    _reject_unknown(table, set(fields), path, prefix)
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name not in table:
+            if spec.default is dataclasses.MISSING:
+                raise ConfigError(f"{path}: missing key '{prefix}{name}'")
+            continue
+        values[name] = _value(table[name], hints[name], spec.metadata, path, prefix + name)
+    return cls(**values)
+
+
+_EXPECTED = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _value(raw: object, hint: object, meta: typing.Mapping[str, Any], path: Path, key: str) -> Any:
+    if hint is Path:
+        return _path(raw, path, key)
+    if not _is_instance(raw, hint):
+        raise ConfigError(f"{path}: '{key}' must be {_EXPECTED.get(hint, hint)}, not {raw!r}")  # type: ignore[call-overload]
+    if "choices" in meta and raw not in meta["choices"]:
+        choices = " or ".join(repr(c) for c in meta["choices"])
+        raise ConfigError(f"{path}: '{key}' must be {choices}, not {raw!r}")
+    if isinstance(raw, int | float) and not meta.get("min", raw) <= raw <= meta.get("max", raw):
+        bounds = (
+            f"between {meta.get('min')} and {meta['max']}" if "max" in meta else f"at least {meta['min']}"
+        )
+        raise ConfigError(f"{path}: '{key}' must be {bounds}, not {raw!r}")
+    return float(raw) if hint is float and isinstance(raw, int) else raw
+
+
+def _is_instance(raw: object, hint: object) -> bool:
+    """TOML types as Python sees them; a bool is not a number here."""
+    if hint is bool or hint is str:
+        return isinstance(raw, hint)
+    if hint is int:
+        return isinstance(raw, int) and not isinstance(raw, bool)
+    if hint is float:
+        return isinstance(raw, int | float) and not isinstance(raw, bool)
+    return False
+
+
+def _path(raw: object, path: Path, key: str) -> Path:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(f"{path}: '{key}' must be a folder path (a string), not {raw!r}")
+    return Path(os.path.expandvars(raw)).expanduser()

@@ -1,0 +1,50 @@
+"""One root error for everything safeshare refuses or fails to do.
+
+Every message is one line that a person can act on; callers prefix the file name.
+`OSError` is converted at the boundary (reading inputs, writing outputs) so that the
+rest of the code only ever sees these classes.
+"""
+
+from __future__ import annotations
+
+
+class SafeshareError(Exception):
+    """Root of all errors safeshare raises on purpose."""
+
+
+class InputError(SafeshareError):
+    """The input file cannot be cleaned; nothing is published for it."""
+
+
+class NotAnImage(InputError):
+    """The content is not an image at all (text, empty, random bytes)."""
+
+
+class UnsupportedFormat(InputError):
+    """A recognised file type that safeshare does not clean (BMP, JPEG XL, RAW...)."""
+
+
+class CorruptImage(InputError):
+    """Truncated or malformed image data."""
+
+
+class TooLarge(InputError):
+    """Over a configured size or pixel-count cap."""
+
+
+class VerificationError(SafeshareError):
+    """The cleaned output failed the independent re-read: it is not published."""
+
+
+class OutputError(SafeshareError):
+    """The clean copy cannot be written (disk full, read-only, would overwrite an input)."""
+
+
+class ConfigError(SafeshareError):
+    """Invalid configuration file: names the file, the key and what was expected."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A one-line reason for an OSError without the repeated file name."""
+    reason = exc.strerror or exc.__class__.__name__
+    return reason[0].lower() + reason[1:] if reason else "operating system error"

@@ -1,0 +1,87 @@
+"""The one interface every image format implements (modelled on mat2's parser classes).
+
+A format module parses the input into the parts an image needs and everything else. The
+everything-else becomes `Findings` (what `inspect` shows and notifications summarize);
+the needed parts, rebuilt, become the output. `inspect` on a cleaned output must find
+nothing: the verifier relies on exactly that.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from safeshare.binary import Buffer, Part
+from safeshare.errors import CorruptImage
+from safeshare.findings import Findings
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """Choices that change what is written (from the config file and the command line)."""
+
+    convert_to: str = "jpeg"  # re-encoded formats (HEIC/HEIF/AVIF): "jpeg" or "png"
+    jpeg_quality: int = 95
+    max_pixels: int = 200_000_000
+
+
+@dataclass
+class Inspection:
+    """What a file carries (`findings`) and the orientation a viewer would apply to it."""
+
+    findings: Findings = field(default_factory=Findings)
+    orientation: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Cleaned:
+    """A clean output, as parts to be written in order, and what was removed to get it."""
+
+    parts: list[Part]
+    format: str
+    findings: Findings
+    orientation: int = 1
+    reencoded: bool = False
+    extension: str | None = None  # set when the output format differs from the input's
+    size: tuple[int, int] | None = None  # expected pixel size, known for re-encoded outputs
+    mode: str | None = None
+    notes: list[str] = field(default_factory=list)
+    frames: int | None = None  # frames/pages kept, when it can differ from the input's
+
+
+class ImageFormat(ABC):
+    """One format family. Instances are stateless; one is shared by all files."""
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+    lossless: ClassVar[bool] = True
+
+    @staticmethod
+    @abstractmethod
+    def sniff(head: bytes) -> bool:
+        """True when the first bytes (at least 32) are this format's magic."""
+
+    @abstractmethod
+    def inspect(self, data: Buffer) -> Inspection:
+        """Everything in `data` outside the format's allowlist, classified."""
+
+    @abstractmethod
+    def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
+        """Rebuild `data` from its allowed parts; raises an InputError if it cannot."""
+
+
+def require_full_decode(data: Buffer, reason: str) -> None:
+    """Decode every pixel with Pillow; CorruptImage(reason) if that fails."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptImage(reason) from exc

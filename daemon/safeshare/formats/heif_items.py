@@ -1,0 +1,112 @@
+"""What a HEIF/AVIF container carries besides its primary image, read from its boxes."""
+
+from __future__ import annotations
+
+import struct
+
+from safeshare.binary import Buffer
+from safeshare.errors import CorruptImage
+from safeshare.findings import Findings, Kind
+from safeshare.formats import isobmff
+from safeshare.metadata import exif, xmp
+from safeshare.metadata.embedded import classify_trailer, human_size
+
+IMAGE_ITEM_TYPES = {"hvc1", "av01", "jpeg", "grid", "iden", "iovl", "unci", "j2k1", "vvc1"}
+KNOWN_BOXES = {"ftyp", "meta", "mdat", "free", "skip", "idat"}
+
+
+def container_findings(data: Buffer) -> Findings:
+    found = Findings()
+    try:
+        structure = isobmff.parse(data)
+    except CorruptImage as exc:
+        # The output is rebuilt from pixels, so a container we cannot map leaks nothing;
+        # the decoder decides whether the picture itself is readable.
+        found.add(Kind.OTHER, "unreadable container structure", str(exc), "HEIF")
+        return found
+    _items(data, structure, found)
+    _top_level(data, structure, found)
+    return found
+
+
+def _items(data: Buffer, s: isobmff.Structure, found: Findings) -> None:
+    refs: dict[str, set[int]] = {}
+    derived: set[int] = set()
+    for kind, source, targets in s.refs:
+        refs.setdefault(kind, set()).add(source)
+        if kind == "dimg":
+            derived.update(targets)
+    for item in s.items.values():
+        if item.id == s.primary or item.id in derived:
+            continue
+        if item.type == "Exif":
+            _exif_item(data, s, item, found)
+        elif item.type == "mime" and ("xmp" in item.content_type or "rdf" in item.content_type):
+            found.extend(xmp.read_xmp(_safe_item_data(data, s, item), "HEIF XMP").findings)
+        elif item.id in refs.get("thmb", set()):
+            found.add(Kind.THUMBNAIL, "HEIF thumbnail", _dimensions(item), "HEIF")
+        elif item.id in refs.get("auxl", set()):
+            _auxiliary(item, found)
+        elif item.type == "tmap":
+            found.add(Kind.SECONDARY_IMAGE, "HDR gain map", "", "HEIF")
+        elif item.type in IMAGE_ITEM_TYPES:
+            found.add(Kind.SECONDARY_IMAGE, "other image", _dimensions(item), "HEIF")
+        else:
+            found.add(Kind.OTHER, f"item '{item.type}'", item.content_type, "HEIF")
+
+
+def _safe_item_data(data: Buffer, s: isobmff.Structure, item: isobmff.Item) -> bytes:
+    try:
+        return isobmff.item_data(data, s, item)
+    except CorruptImage:
+        return b""
+
+
+def _exif_item(data: Buffer, s: isobmff.Structure, item: isobmff.Item, found: Findings) -> None:
+    blob = _safe_item_data(data, s, item)
+    if len(blob) < 4:
+        found.add(Kind.OTHER, "unreadable Exif item", "", "HEIF")
+        return
+    # An Exif item starts with the offset of the TIFF header (it may follow 'Exif\0\0').
+    skip = struct.unpack(">I", blob[:4])[0]
+    found.extend(exif.read_exif(blob[4 + skip :] if 4 + skip < len(blob) else blob[4:], "EXIF").findings)
+
+
+def _auxiliary(item: isobmff.Item, found: Findings) -> None:
+    urn = next((body[4:].split(b"\0")[0].decode("latin-1") for t, body in item.props if t == "auxC"), "")
+    lowered = urn.lower()
+    if lowered.endswith(":auxid:1") or "alpha" in lowered:
+        return  # transparency: kept in the output as an alpha channel
+    if "depth" in lowered or lowered.endswith(":auxid:2"):
+        what = "depth map"
+    elif "gainmap" in lowered:
+        what = "HDR gain map"
+    elif "matte" in lowered:
+        what = "portrait matte"
+    else:
+        what = "auxiliary image"
+    found.add(Kind.SECONDARY_IMAGE, what, _dimensions(item), "HEIF")
+
+
+def _dimensions(item: isobmff.Item) -> str:
+    for kind, body in item.props:
+        if kind == "ispe" and len(body) >= 12:
+            width, height = struct.unpack(">II", body[4:12])
+            return f"{width}x{height}"
+    return ""
+
+
+def _top_level(data: Buffer, s: isobmff.Structure, found: Findings) -> None:
+    for box in s.boxes:
+        size = human_size(box.end - box.start)
+        if box.type == "mpvd":
+            found.add(Kind.VIDEO, "motion-photo video", size, "HEIF mpvd box")
+        elif box.type == "moov":
+            found.add(Kind.VIDEO, "video track", size, "HEIF moov box")
+        elif box.type not in KNOWN_BOXES:
+            name = box.type.encode("ascii", "backslashreplace").decode()
+            found.add(Kind.OTHER, f"box '{name}'", size, "HEIF")
+    if s.trailing:
+        what, words = classify_trailer(data, len(data) - s.trailing)
+        kind = {"video": Kind.VIDEO, "image": Kind.SECONDARY_IMAGE}.get(what, Kind.TRAILER)
+        found.add(kind, "data after the last box", words, "HEIF")

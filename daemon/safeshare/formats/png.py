@@ -1,0 +1,161 @@
+"""PNG and APNG: copy the image and colour chunks byte for byte, drop every other chunk.
+
+Kept: IHDR, PLTE, tRNS, IDAT, IEND, cHRM, gAMA, iCCP (its free-text name reset), sRGB,
+sBIT, cICP, mDCV, cLLI, pHYs, and acTL/fcTL/fdAT for animation; a fresh eXIf holding
+only Orientation when the picture needs one. Nothing after IEND survives.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import piexif
+
+from safeshare.binary import Buffer, Part, u32be, view
+from safeshare.errors import CorruptImage
+from safeshare.findings import Findings, Kind
+from safeshare.formats.base import (
+    Cleaned,
+    CleanOptions,
+    ImageFormat,
+    Inspection,
+    require_full_decode,
+)
+from safeshare.formats.png_text import read_text_chunk
+from safeshare.metadata import exif
+from safeshare.metadata.embedded import classify_trailer
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KEEP = {
+    b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"cHRM", b"gAMA", b"sRGB", b"sBIT", b"cICP",
+    b"mDCV", b"cLLI", b"pHYs", b"acTL", b"fcTL", b"fdAT",
+}  # fmt: skip
+TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
+ICC_NAME = b"ICC profile"
+
+
+@dataclass
+class Layout:
+    keep: list[Part] = field(default_factory=list)
+    findings: Findings = field(default_factory=Findings)
+    exif_blob: bytes | None = None  # eXIf wins over the ImageMagick text profile, as in Pillow
+    text_exif_blob: bytes | None = None
+    xmp_orientation: int | None = None
+    terminated: bool = False
+
+    @property
+    def orientation(self) -> int:
+        blob = self.exif_blob if self.exif_blob is not None else self.text_exif_blob
+        exif_orientation = exif.read_exif(blob).orientation if blob is not None else None
+        return exif_orientation or self.xmp_orientation or 1
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def orientation_chunk(orientation: int) -> bytes:
+    body = piexif.dump({"0th": {piexif.ImageIFD.Orientation: orientation}})[6:]  # no "Exif\0\0"
+    return chunk(b"eXIf", body)
+
+
+class Png(ImageFormat):
+    name = "PNG"
+    extensions = (".png", ".apng")
+
+    @staticmethod
+    def sniff(head: bytes) -> bool:
+        return head.startswith(SIGNATURE)
+
+    def inspect(self, data: Buffer) -> Inspection:
+        layout = parse(data)
+        return Inspection(layout.findings, layout.orientation)
+
+    def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
+        layout = parse(data)
+        if not layout.terminated:
+            require_full_decode(data, "truncated: the image data ends before its IEND chunk")
+        orientation = layout.orientation
+        parts: list[Part] = [SIGNATURE, layout.keep[0]]  # IHDR first; eXIf before IDAT
+        if orientation != 1:
+            parts.append(orientation_chunk(orientation))
+        parts.extend(layout.keep[1:])
+        parts.append(chunk(b"IEND", b""))
+        return Cleaned(parts, self.name, layout.findings, orientation)
+
+
+def parse(data: Buffer) -> Layout:
+    if len(data) < 8 or data[:8] != SIGNATURE:
+        raise CorruptImage("not a PNG stream (bad signature)")
+    layout = Layout()
+    pos = 8
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise CorruptImage("truncated: a PNG chunk header is cut off")
+        length = u32be(data, pos, "PNG chunk length")
+        kind = bytes(data[pos + 4 : pos + 8])
+        end = pos + 12 + length
+        if length > 0x7FFFFFFF or end > len(data):
+            raise CorruptImage(f"truncated: the {_name(kind)} chunk runs past the end of the file")
+        if pos == 8 and kind != b"IHDR":
+            raise CorruptImage("corrupt: the first PNG chunk is not IHDR")
+        if kind == b"IEND":
+            layout.terminated = True
+            if end < len(data):
+                what, words = classify_trailer(data, end)
+                found_kind = {"video": Kind.VIDEO, "image": Kind.SECONDARY_IMAGE}.get(what)
+                layout.findings.add(found_kind or Kind.TRAILER, "data after IEND", words, "PNG")
+            break
+        _chunk(kind, data, pos, end, layout)
+        pos = end
+    return layout
+
+
+def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> None:
+    body_view = view(data, pos + 8, end - 4)
+    if kind in KEEP:
+        layout.keep.append(view(data, pos, end))
+    elif kind == b"iCCP":
+        layout.keep.append(_renamed_iccp(bytes(body_view), layout.findings))
+    elif kind == b"eXIf":
+        blob = bytes(body_view)
+        layout.findings.extend(exif.read_exif(blob, "PNG eXIf").findings)
+        if layout.exif_blob is None:
+            layout.exif_blob = blob
+    elif kind in TEXT_CHUNKS:
+        text = read_text_chunk(kind, bytes(body_view), layout.findings)
+        if text.exif_blob is not None and layout.text_exif_blob is None:
+            layout.text_exif_blob = text.exif_blob
+        if text.xmp_orientation is not None and layout.xmp_orientation is None:
+            layout.xmp_orientation = text.xmp_orientation
+    elif kind == b"tIME":
+        layout.findings.add(Kind.TIMESTAMP, "modified", _time_value(bytes(body_view)), "PNG tIME")
+    elif kind == b"caBX":
+        layout.findings.add(Kind.PROVENANCE, "content credentials (C2PA)", "", "PNG caBX")
+    else:
+        private = "private " if kind[:1].islower() or kind[1:2].islower() else ""
+        layout.findings.add(Kind.OTHER, f"{private}chunk {_name(kind)}", "", "PNG")
+
+
+def _renamed_iccp(body: bytes, found: Findings) -> bytes:
+    """iCCP starts with a free-text profile name (tools put user or device names there)."""
+    name, sep, rest = body.partition(b"\0")
+    if not sep or not rest:
+        raise CorruptImage("corrupt iCCP chunk")
+    if name.lower() != ICC_NAME.lower():
+        found.add(Kind.OTHER, "ICC profile name", name.decode("latin-1"), "PNG iCCP")
+    return chunk(b"iCCP", ICC_NAME + b"\0" + rest)
+
+
+def _time_value(body: bytes) -> str:
+    if len(body) != 7:
+        return ""
+    year, month, day, hour, minute, second = struct.unpack(">HBBBBB", body)
+    return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _name(kind: bytes) -> str:
+    return "'" + kind.decode("latin-1").encode("ascii", "backslashreplace").decode() + "'"

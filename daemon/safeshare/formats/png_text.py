@@ -1,0 +1,115 @@
+"""What PNG text chunks (tEXt, zTXt, iTXt) carry: tool names, AI prompts, EXIF, XMP."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from safeshare.findings import Findings, Kind
+from safeshare.metadata import exif, iptc, xmp
+from safeshare.metadata.embedded import human_size
+
+MAX_TEXT = 16 << 20  # decompressed text beyond this is reported, not read (zip bombs)
+
+# Keywords written by image generators (AUTOMATIC1111, ComfyUI, InvokeAI, NovelAI...).
+AI_KEYWORDS = {
+    "parameters", "prompt", "workflow", "dream", "sd-metadata", "invokeai_metadata",
+    "invokeai_graph", "generation_data", "negative_prompt", "aigc",
+}  # fmt: skip
+KEYWORDS: dict[str, tuple[Kind, str]] = {
+    "software": (Kind.SOFTWARE, "software"),
+    "author": (Kind.NAME, "author"),
+    "copyright": (Kind.NAME, "copyright"),
+    "creation time": (Kind.TIMESTAMP, "created"),
+    "date:create": (Kind.TIMESTAMP, "created"),
+    "date:modify": (Kind.TIMESTAMP, "modified"),
+    "date:timestamp": (Kind.TIMESTAMP, "timestamp"),
+    "source": (Kind.DEVICE, "source device"),
+    "title": (Kind.TEXT, "title"),
+    "description": (Kind.TEXT, "description"),
+    "comment": (Kind.TEXT, "comment"),
+    "disclaimer": (Kind.TEXT, "disclaimer"),
+    "warning": (Kind.TEXT, "warning"),
+}
+
+
+@dataclass
+class TextResult:
+    exif_blob: bytes | None = None
+    xmp_orientation: int | None = None
+
+
+def read_text_chunk(kind: bytes, body: bytes, found: Findings) -> TextResult:
+    where = f"PNG {kind.decode('ascii')}"
+    result = TextResult()
+    decoded = _decode(kind, body)
+    if decoded is None:
+        found.add(Kind.OTHER, "unreadable text chunk", human_size(len(body)), where)
+        return result
+    keyword, text = decoded
+    key = keyword.lower()
+    if keyword == "XML:com.adobe.xmp" or key == "raw profile type xmp":
+        report = xmp.read_xmp(_profile_bytes(text) if key.startswith("raw") else text.encode())
+        found.extend(report.findings)
+        result.xmp_orientation = report.orientation
+    elif key in ("raw profile type exif", "raw profile type app1", "exif"):
+        # Pillow also reads a plain 'exif' text chunk holding the raw EXIF bytes.
+        blob = text.encode("latin-1", "replace") if key == "exif" else _profile_bytes(text)
+        found.extend(exif.read_exif(blob, f"{where} EXIF").findings)
+        result.exif_blob = blob
+    elif key == "raw profile type iptc":
+        found.extend(iptc.read_photoshop(_profile_bytes(text), f"{where} IPTC"))
+    elif key == "raw profile type 8bim":
+        found.extend(iptc.read_photoshop(_profile_bytes(text), where))
+    elif key in AI_KEYWORDS or (key == "comment" and text.lstrip().startswith("{")):
+        found.add(Kind.AI_PROMPT, f"image-generator data '{keyword}'", text, where)
+    elif key in KEYWORDS:
+        what_kind, what = KEYWORDS[key]
+        found.add(what_kind, what, text, where)
+    elif key.startswith("exif:gps"):
+        found.add(Kind.GPS, "GPS data in text", f"{keyword}={text}", where)
+    elif key.startswith("exif:"):
+        found.add(Kind.CAMERA_SETTINGS, "camera settings in text", keyword, where)
+    else:
+        found.add(Kind.OTHER, f"text '{keyword}'", text, where)
+    return result
+
+
+def _decode(kind: bytes, body: bytes) -> tuple[str, str] | None:
+    keyword, sep, rest = body.partition(b"\0")
+    if not sep or not keyword:
+        return None
+    name = keyword.decode("latin-1")
+    if kind == b"tEXt":
+        return name, rest.decode("latin-1")
+    if kind == b"zTXt":
+        raw = _inflate(rest[1:]) if rest[:1] == b"\0" else None
+        return None if raw is None else (name, raw.decode("latin-1"))
+    # iTXt: compression flag, method, language tag \0, translated keyword \0, UTF-8 text
+    if len(rest) < 2:
+        return None
+    compressed, text_part = rest[0], rest[2:]
+    parts = text_part.split(b"\0", 2)
+    if len(parts) != 3:
+        return None
+    raw = _inflate(parts[2]) if compressed else parts[2]
+    return None if raw is None else (name, raw.decode("utf-8", "replace"))
+
+
+def _inflate(data: bytes) -> bytes | None:
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_TEXT)
+    except zlib.error:
+        return None
+    return out
+
+
+def _profile_bytes(text: str) -> bytes:
+    """ImageMagick 'Raw profile type X': '\\nX\\n   <length>\\n<hex lines>'."""
+    lines = text.strip().split("\n")
+    hex_digits = "".join(line.strip() for line in lines[2:])
+    try:
+        return bytes.fromhex(hex_digits)
+    except ValueError:
+        return b""

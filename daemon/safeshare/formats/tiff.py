@@ -1,0 +1,186 @@
+"""TIFF: a new file holding only the structural tags of each full-resolution page.
+
+The strips or tiles are copied byte for byte and the kept tag values keep their byte order,
+so pixels are identical without decoding. Make/Model/Software/Artist/DateTime, EXIF, GPS,
+GeoTIFF, XMP, IPTC, Photoshop data, sub-images and reduced-resolution pages are dropped.
+Files the rewrite cannot express (old-style JPEG compression) are re-encoded losslessly.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from safeshare.binary import Buffer, Part
+from safeshare.errors import CorruptImage, UnsupportedFormat
+from safeshare.findings import Findings, Kind
+from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
+from safeshare.formats.tiff_reencode import reencode_tiff
+from safeshare.metadata.exif import ExifReport, ExifWalker
+from safeshare.metadata.tiff_ifd import Entry, TiffReader
+
+STRUCTURAL = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 274, 277, 278, 279, 280, 281, 282,
+    283, 284, 290, 291, 292, 293, 296, 297, 301, 317, 318, 319, 320, 321, 322, 323, 324,
+    325, 332, 334, 336, 338, 339, 340, 341, 347, 529, 530, 531, 532, 34675,
+})  # fmt: skip
+OFFSETS_TO_COUNTS = {273: 279, 324: 325}  # strips, tiles
+NEW_SUBFILE_TYPE, COMPRESSION, ORIENTATION, OLD_JPEG = 254, 259, 274, 6
+DNG_VERSION = 50706
+_WIDE_TYPES = {16: 4, 17: 9, 18: 13}  # BigTIFF 8-byte types -> classic 4-byte types
+
+
+@dataclass
+class Page:
+    entries: dict[int, Entry]
+    chunks: list[tuple[int, int]]  # (offset, length) of each strip or tile
+    offsets_tag: int
+
+
+@dataclass
+class Layout:
+    reader: TiffReader
+    pages: list[Page]
+    findings: Findings
+    orientation: int
+    old_jpeg: bool
+
+
+class Tiff(ImageFormat):
+    name = "TIFF"
+    extensions = (".tif", ".tiff")
+
+    @staticmethod
+    def sniff(head: bytes) -> bool:
+        return head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+    def inspect(self, data: Buffer) -> Inspection:
+        layout = parse(data)
+        return Inspection(layout.findings, layout.orientation)
+
+    def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
+        layout = parse(data)
+        if layout.old_jpeg:
+            parts, size, mode, pages = reencode_tiff(data, options)
+            return Cleaned(parts, self.name, layout.findings, 1, True, None, size, mode, frames=pages)
+        pages = len(layout.pages)
+        return Cleaned(write(layout), self.name, layout.findings, layout.orientation, frames=pages)
+
+
+def parse(data: Buffer) -> Layout:
+    if data[8:10] == b"CR":
+        raise UnsupportedFormat("camera raw (Canon CR2) is not supported")
+    reader = TiffReader(data)
+    report = ExifReport()
+    pages: list[Page] = []
+    offset, orientation, old_jpeg = reader.first_ifd, 1, False
+    while offset:
+        ifd = reader.read_ifd(offset)
+        if DNG_VERSION in ifd.entries:
+            raise UnsupportedFormat("camera raw (DNG) is not supported")
+        ExifWalker(reader, report, "TIFF", STRUCTURAL).walk_main(ifd, exif_section=False)
+        if _is_reduced(reader, ifd.entries):
+            report.findings.add(Kind.THUMBNAIL, "reduced-resolution page", "", "TIFF")
+        else:
+            page = _page(reader, ifd.entries)
+            if not pages and ORIENTATION in page.entries:
+                orientation = reader.first_int(page.entries[ORIENTATION])
+            old_jpeg |= _compression(reader, page.entries) == OLD_JPEG
+            pages.append(page)
+        offset = ifd.next_offset
+    if not pages:
+        raise CorruptImage("no full-resolution image in the TIFF file")
+    orientation = orientation if 1 <= orientation <= 8 else 1
+    return Layout(reader, pages, report.findings, orientation, old_jpeg)
+
+
+def _is_reduced(reader: TiffReader, entries: dict[int, Entry]) -> bool:
+    return NEW_SUBFILE_TYPE in entries and bool(reader.first_int(entries[NEW_SUBFILE_TYPE]) & 1)
+
+
+def _compression(reader: TiffReader, entries: dict[int, Entry]) -> int:
+    return reader.first_int(entries[COMPRESSION]) if COMPRESSION in entries else 1
+
+
+def _page(reader: TiffReader, entries: dict[int, Entry]) -> Page:
+    kept = {tag: e for tag, e in entries.items() if tag in STRUCTURAL}
+    for offsets_tag, counts_tag in OFFSETS_TO_COUNTS.items():
+        if offsets_tag in kept:
+            if counts_tag not in kept:
+                raise CorruptImage("TIFF image data without byte counts")
+            offsets, counts = reader.ints(kept[offsets_tag]), reader.ints(kept[counts_tag])
+            if len(offsets) != len(counts):
+                raise CorruptImage("TIFF strip offsets and byte counts disagree")
+            for start, length in zip(offsets, counts, strict=True):
+                if start + length > len(reader.data):
+                    raise CorruptImage("truncated: TIFF image data runs past the end of the file")
+            return Page(kept, list(zip(offsets, counts, strict=True)), offsets_tag)
+    raise CorruptImage("TIFF page without image data")
+
+
+def write(layout: Layout) -> list[Part]:
+    """A classic TIFF in the input's byte order: all image data, then one IFD per page."""
+    r, endian = layout.reader, layout.reader.endian
+    parts: list[Part] = []
+    pos = 8
+    page_offsets: list[list[int]] = []
+    for page in layout.pages:
+        new_offsets = []
+        for start, length in page.chunks:
+            new_offsets.append(pos if length else 0)
+            if length:
+                parts.append(r.data[start : start + length])
+                pos += length
+        page_offsets.append(new_offsets)
+    if pos & 1:
+        parts.append(b"\0")
+        pos += 1
+    # IFD sizes do not depend on where they go, so place them all before building them.
+    sizes = [len(_ifd_bytes(r, p, o, 0, 0)) for p, o in zip(layout.pages, page_offsets, strict=True)]
+    ifd_at = [pos + sum(sizes[:i]) for i in range(len(sizes))]
+    if ifd_at[-1] + sizes[-1] > 0xFFFFFFFF:
+        raise UnsupportedFormat("TIFF output over 4 GB")
+    for i, (page, offsets) in enumerate(zip(layout.pages, page_offsets, strict=True)):
+        following = ifd_at[i + 1] if i + 1 < len(ifd_at) else 0
+        parts.append(_ifd_bytes(r, page, offsets, ifd_at[i], following))
+    header = (b"II" if endian == "<" else b"MM") + struct.pack(endian + "HI", 42, ifd_at[0])
+    return [header, *parts]
+
+
+def _ifd_bytes(r: TiffReader, page: Page, new_offsets: list[int], at: int, following: int) -> bytes:
+    """One IFD at file offset `at`, its long values right after it, linking to `following`."""
+    endian = r.endian
+    tags = sorted(page.entries)
+    values_at = at + 2 + 12 * len(tags) + 4
+    head = bytearray(struct.pack(endian + "H", len(tags)))
+    values = bytearray()
+    for tag in tags:
+        typ, count, raw = _entry_value(r, page, tag, new_offsets, endian)
+        head += struct.pack(endian + "HHI", tag, typ, count)
+        if len(raw) <= 4:
+            head += raw.ljust(4, b"\0")
+        else:
+            head += struct.pack(endian + "I", values_at + len(values))
+            values += raw + (b"\0" if len(raw) & 1 else b"")
+    head += struct.pack(endian + "I", following)
+    return bytes(head + values)
+
+
+def _entry_value(
+    r: TiffReader, page: Page, tag: int, new_offsets: list[int], endian: str
+) -> tuple[int, int, bytes]:
+    entry = page.entries[tag]
+    if tag == page.offsets_tag:
+        return 4, len(new_offsets), struct.pack(f"{endian}{len(new_offsets)}I", *new_offsets)
+    if tag == OFFSETS_TO_COUNTS[page.offsets_tag]:
+        counts = [length for _, length in page.chunks]
+        return 4, len(counts), struct.pack(f"{endian}{len(counts)}I", *counts)
+    if entry.type in _WIDE_TYPES:
+        values = r.ints(entry)
+        narrow = _WIDE_TYPES[entry.type]
+        fmt = "i" if narrow == 9 else "I"
+        try:
+            return narrow, len(values), struct.pack(f"{endian}{len(values)}{fmt}", *values)
+        except struct.error as exc:
+            raise UnsupportedFormat("BigTIFF values too large for a classic TIFF") from exc
+    return entry.type, entry.count, r.raw(entry)

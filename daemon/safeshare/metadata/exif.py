@@ -1,0 +1,202 @@
+"""Read an EXIF block and say what it gives away; find the orientation to keep.
+
+Used for JPEG APP1, PNG eXIf, WebP EXIF, HEIF Exif items and TIFF IFD0. The values are
+read only to tell the user; none of the input's EXIF is ever copied to an output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from safeshare.errors import CorruptImage
+from safeshare.findings import Findings, Kind
+from safeshare.metadata import exif_tags as tags
+from safeshare.metadata import iptc, xmp
+from safeshare.metadata.embedded import describe_image_blob, human_size
+from safeshare.metadata.tiff_ifd import Entry, Ifd, TiffReader
+from safeshare.metadata.values import decode_text, degrees, format_position, valid_orientation
+
+
+@dataclass
+class ExifReport:
+    findings: Findings = field(default_factory=Findings)
+    orientation: int | None = None
+
+
+def strip_exif_header(blob: bytes) -> bytes:
+    """EXIF blobs come with or without the 'Exif\\0\\0' prefix depending on the container."""
+    if blob.startswith(b"Exif\0"):
+        return blob[6:]
+    return blob
+
+
+def read_exif(blob: bytes, where: str = "EXIF") -> ExifReport:
+    report = ExifReport()
+    try:
+        walker = ExifWalker(TiffReader(strip_exif_header(blob)), report, where)
+        walker.walk_file()
+    except CorruptImage:
+        report.findings.add(Kind.OTHER, "unreadable EXIF block", human_size(len(blob)), where)
+    return report
+
+
+class ExifWalker:
+    """Walks IFD0, the Exif, GPS and thumbnail IFDs of one TIFF structure."""
+
+    def __init__(
+        self, reader: TiffReader, report: ExifReport, where: str, quiet: frozenset[int] = frozenset()
+    ) -> None:
+        self.r = reader
+        self.quiet = quiet
+        self.report = report
+        self.found = report.findings
+        self.where = where
+        self.settings: list[str] = []
+        self.other_tags = 0
+
+    def walk_file(self) -> None:
+        ifd0 = self.r.read_ifd(self.r.first_ifd)
+        self.walk_main(ifd0, exif_section=False)
+        self._flush_aggregates()
+        if ifd0.next_offset:
+            self._guard(self._walk_pointer, ifd0.next_offset, self.walk_thumbnail)
+
+    def _guard(self, action: Callable[..., object], *args: Any) -> None:
+        """Run one sub-walk; a broken sub-IFD is reported, the rest of the walk goes on."""
+        try:
+            action(*args)
+        except CorruptImage:
+            self.found.add(Kind.OTHER, "unreadable EXIF directory", "", self.where)
+
+    def walk_main(self, ifd: Ifd, exif_section: bool) -> None:
+        """Classify the tags of IFD0 or the Exif IFD; follows the Exif and GPS pointers."""
+        e = ifd.entries
+        if not exif_section:
+            self._guard(self._device, e)
+            if tags.ORIENTATION in e:
+                self._guard(self._orientation, e[tags.ORIENTATION])
+        for tag, entry in e.items():
+            if tag in tags.QUIET or tag in self.quiet or tag in (tags.MAKE, tags.MODEL):
+                continue
+            self._guard(self.classify, tag, entry, exif_section)
+        for pointer, walk in ((tags.EXIF_IFD, self._walk_exif), (tags.GPS_IFD, self.walk_gps)):
+            if pointer in e:
+                self._guard(self._walk_pointer, e[pointer], walk)
+
+    def _walk_pointer(self, target: Entry | int, walk: Callable[[Ifd], None]) -> None:
+        offset = target if isinstance(target, int) else self.r.first_int(target)
+        walk(self.r.read_ifd(offset))
+
+    def _walk_exif(self, ifd: Ifd) -> None:
+        self.walk_main(ifd, exif_section=True)
+
+    def _orientation(self, entry: Entry) -> None:
+        # A present but meaningless value means 'as stored', as Pillow and browsers read it.
+        self.report.orientation = valid_orientation(self.r.first_int(entry)) or 1
+
+    def _device(self, e: dict[int, Entry]) -> None:
+        make = self.r.text(e[tags.MAKE]).strip() if tags.MAKE in e else ""
+        model = self.r.text(e[tags.MODEL]).strip() if tags.MODEL in e else ""
+        if model.lower().startswith(make.lower()):
+            make = ""
+        device = " ".join(p for p in (make, model) if p)
+        if device:
+            self.found.add(Kind.DEVICE, "camera", device, self.where)
+
+    def classify(self, tag: int, entry: Entry, exif_section: bool) -> None:
+        if tag == tags.MAKER_NOTE:
+            self.found.add(Kind.MAKER_NOTES, "maker notes", human_size(entry.size), self.where)
+        elif tag in tags.SENSITIVE:
+            kind, what = tags.SENSITIVE[tag]
+            value = self.value_text(entry)
+            if value.strip(" \0"):
+                self.found.add(kind, what, value, self.where)
+        elif tag == tags.XMP_TAG:
+            self.found.extend(xmp.read_xmp(self.r.raw(entry), f"{self.where} XMP").findings)
+        elif tag in (tags.IPTC_TAG, tags.PHOTOSHOP_TAG):
+            raw = self.r.raw(entry)
+            parse = iptc.read_iptc if tag == tags.IPTC_TAG else iptc.read_photoshop
+            self.found.extend(parse(raw, self.where))
+        elif tag == tags.SUB_IFDS:
+            self.found.add(Kind.SECONDARY_IMAGE, "sub-images", f"{entry.count}", self.where)
+        elif exif_section:
+            self.settings.append(tags.CAMERA_SETTING_NAMES.get(tag, ""))
+        else:
+            self.other_tags += 1
+
+    def value_text(self, entry: Entry) -> str:
+        raw = self.r.raw(entry)
+        if entry.tag == tags.USER_COMMENT:
+            return _user_comment(raw)
+        if 0x9C9B <= entry.tag <= 0x9C9F:  # Windows XP tags are UTF-16LE in BYTE fields
+            return raw.decode("utf-16-le", "replace").rstrip("\0")
+        if entry.type in (2, 7):
+            return self.r.text(entry)
+        if entry.type in (5, 10):
+            return " ".join(f"{v:g}" for v in self.r.rationals(entry))
+        return " ".join(str(v) for v in self.r.ints(entry))
+
+    def walk_gps(self, ifd: Ifd) -> None:
+        e = ifd.entries
+        where = f"{self.where} GPS"
+        position = self._gps_position(e)
+        if position:
+            self.found.add(Kind.GPS, "GPS position", position, where)
+        if tags.GPS_ALTITUDE in e:
+            alt = self.r.rationals(e[tags.GPS_ALTITUDE])
+            if alt and math.isfinite(alt[0]):
+                below = tags.GPS_ALTITUDE_REF in e and self.r.raw(e[tags.GPS_ALTITUDE_REF])[:1] == b"\1"
+                self.found.add(Kind.GPS, "altitude", f"{-alt[0] if below else alt[0]:.0f} m", where)
+        if tags.GPS_DATE in e or tags.GPS_TIME in e:
+            date = self.r.text(e[tags.GPS_DATE]) if tags.GPS_DATE in e else ""
+            self.found.add(Kind.TIMESTAMP, "GPS time", date, where)
+        if tags.GPS_DIRECTION in e:
+            self.found.add(Kind.GPS, "camera direction", "", where)
+        rest = set(e) - {tags.GPS_VERSION, 1, 2, 3, 4, 5, 6, 7, 0x1D, tags.GPS_DIRECTION}
+        if rest and position:
+            self.found.add(Kind.GPS, "other GPS data", f"{len(rest)} tags", where)
+        elif not position and set(e) - {tags.GPS_VERSION}:
+            self.found.add(Kind.OTHER, "GPS block without a position", "", where)
+
+    def _gps_position(self, e: dict[int, Entry]) -> str:
+        needed = (tags.GPS_LATITUDE_REF, tags.GPS_LATITUDE, tags.GPS_LONGITUDE_REF, tags.GPS_LONGITUDE)
+        if not all(t in e for t in (tags.GPS_LATITUDE, tags.GPS_LONGITUDE)):
+            return ""
+        lat = degrees(self.r.rationals(e[tags.GPS_LATITUDE]))
+        lon = degrees(self.r.rationals(e[tags.GPS_LONGITUDE]))
+        if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180 or lat == lon == 0:
+            return ""
+        ns = self.r.text(e[needed[0]]).upper()[:1] if needed[0] in e else "N"
+        ew = self.r.text(e[needed[2]]).upper()[:1] if needed[2] in e else "E"
+        return format_position(-lat if ns == "S" else lat, -lon if ew == "W" else lon)
+
+    def walk_thumbnail(self, ifd: Ifd) -> None:
+        e = ifd.entries
+        if tags.THUMB_OFFSET in e and tags.THUMB_LENGTH in e:
+            start, length = self.r.first_int(e[tags.THUMB_OFFSET]), self.r.first_int(e[tags.THUMB_LENGTH])
+            blob = self.r.data[start : start + length]
+            self.found.add(Kind.THUMBNAIL, "EXIF thumbnail", describe_image_blob(blob), self.where)
+        elif tags.STRIP_OFFSETS in e:
+            self.found.add(Kind.THUMBNAIL, "EXIF thumbnail", "uncompressed", self.where)
+        elif e:
+            self.found.add(Kind.OTHER, "second EXIF directory", f"{len(e)} tags", self.where)
+
+    def _flush_aggregates(self) -> None:
+        if self.settings:
+            named = [n for n in dict.fromkeys(self.settings) if n]
+            extra = len(self.settings) - len(named)
+            text = ", ".join(named[:6] + ([f"{extra} more"] if extra else []))
+            self.found.add(Kind.CAMERA_SETTINGS, "camera settings", text, self.where)
+        if self.other_tags:
+            self.found.add(Kind.OTHER, "other EXIF tags", f"{self.other_tags}", self.where)
+
+
+def _user_comment(raw: bytes) -> str:
+    code, body = raw[:8], raw[8:]
+    if code.startswith(b"UNICODE"):
+        little = body[:1] != b"\0"
+        return body.decode("utf-16-le" if little else "utf-16-be", "replace").strip("\0 ")
+    return decode_text(body.split(b"\0", 1)[0] if code.strip(b"\0") else raw.strip(b"\0"))

@@ -1,0 +1,215 @@
+"""Read an XMP packet and say what it gives away (XMP is never copied to an output)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from safeshare.findings import Findings, Kind
+from safeshare.metadata.embedded import human_size
+from safeshare.metadata.values import format_position, valid_orientation
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+PREFIXES = {
+    "http://ns.adobe.com/exif/1.0/": "exif",
+    "http://cipa.jp/exif/1.0/": "exifEX",
+    "http://ns.adobe.com/tiff/1.0/": "tiff",
+    "http://ns.adobe.com/xap/1.0/": "xmp",
+    "http://ns.adobe.com/xap/1.0/mm/": "xmpMM",
+    "http://ns.adobe.com/xap/1.0/rights/": "xmpRights",
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://ns.adobe.com/photoshop/1.0/": "photoshop",
+    "http://ns.adobe.com/exif/1.0/aux/": "aux",
+    "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/": "Iptc4xmpCore",
+    "http://iptc.org/std/Iptc4xmpExt/2008-02-29/": "Iptc4xmpExt",
+    "http://www.metadataworkinggroup.com/schemas/regions/": "mwg-rs",
+    "http://ns.microsoft.com/photo/1.2/": "MP",
+    "http://ns.google.com/photos/1.0/camera/": "GCamera",
+    "http://ns.google.com/photos/1.0/container/": "Container",
+    "http://ns.google.com/photos/1.0/depthmap/": "GDepth",
+    "http://ns.google.com/photos/1.0/image/": "GImage",
+    "http://ns.adobe.com/hdr-gain-map/1.0/": "hdrgm",
+    "http://ns.adobe.com/camera-raw-settings/1.0/": "crs",
+    "http://www.dji.com/drone-dji/1.0/": "drone-dji",
+}
+
+# "prefix:Name" -> (kind, what). Prefix-wide rules follow in _PREFIX_RULES.
+_EXACT: dict[str, tuple[Kind, str]] = {
+    "photoshop:City": (Kind.PLACE, "city"),
+    "photoshop:State": (Kind.PLACE, "state"),
+    "photoshop:Country": (Kind.PLACE, "country"),
+    "Iptc4xmpCore:Location": (Kind.PLACE, "location"),
+    "Iptc4xmpCore:CountryCode": (Kind.PLACE, "country"),
+    "Iptc4xmpExt:LocationCreated": (Kind.PLACE, "location"),
+    "Iptc4xmpExt:LocationShown": (Kind.PLACE, "location"),
+    "exif:DateTimeOriginal": (Kind.CAPTURE_TIME, "taken"),
+    "exif:DateTimeDigitized": (Kind.CAPTURE_TIME, "digitized"),
+    "photoshop:DateCreated": (Kind.CAPTURE_TIME, "taken"),
+    "xmp:CreateDate": (Kind.CAPTURE_TIME, "created"),
+    "xmp:ModifyDate": (Kind.TIMESTAMP, "modified"),
+    "xmp:MetadataDate": (Kind.TIMESTAMP, "metadata date"),
+    "tiff:DateTime": (Kind.TIMESTAMP, "modified"),
+    "tiff:Make": (Kind.DEVICE, "camera make"),
+    "tiff:Model": (Kind.DEVICE, "camera model"),
+    "aux:Lens": (Kind.DEVICE, "lens"),
+    "exifEX:LensModel": (Kind.DEVICE, "lens"),
+    "exifEX:LensMake": (Kind.DEVICE, "lens make"),
+    "aux:SerialNumber": (Kind.SERIAL, "serial number"),
+    "aux:LensSerialNumber": (Kind.SERIAL, "lens serial number"),
+    "exifEX:BodySerialNumber": (Kind.SERIAL, "body serial number"),
+    "exifEX:LensSerialNumber": (Kind.SERIAL, "lens serial number"),
+    "exif:ImageUniqueID": (Kind.SERIAL, "unique image ID"),
+    "exifEX:ImageUniqueID": (Kind.SERIAL, "unique image ID"),
+    "aux:ImageNumber": (Kind.SERIAL, "shutter count"),
+    "dc:creator": (Kind.NAME, "creator"),
+    "dc:rights": (Kind.NAME, "rights"),
+    "xmpRights:Owner": (Kind.NAME, "owner"),
+    "tiff:Artist": (Kind.NAME, "artist"),
+    "tiff:Copyright": (Kind.NAME, "copyright"),
+    "exifEX:CameraOwnerName": (Kind.NAME, "camera owner"),
+    "aux:OwnerName": (Kind.NAME, "camera owner"),
+    "photoshop:AuthorsPosition": (Kind.NAME, "author's position"),
+    "photoshop:Credit": (Kind.NAME, "credit"),
+    "photoshop:CaptionWriter": (Kind.NAME, "caption writer"),
+    "Iptc4xmpCore:CreatorContactInfo": (Kind.NAME, "creator contact"),
+    "mwg-rs:Regions": (Kind.FACES, "tagged regions"),
+    "MP:RegionInfo": (Kind.FACES, "tagged people"),
+    "xmp:CreatorTool": (Kind.SOFTWARE, "software"),
+    "tiff:Software": (Kind.SOFTWARE, "software"),
+    "dc:description": (Kind.TEXT, "description"),
+    "dc:title": (Kind.TEXT, "title"),
+    "dc:subject": (Kind.TEXT, "keywords"),
+    "photoshop:Headline": (Kind.TEXT, "headline"),
+    "GDepth:Data": (Kind.SECONDARY_IMAGE, "depth map inside XMP"),
+    "GImage:Data": (Kind.SECONDARY_IMAGE, "original image inside XMP"),
+    "GCamera:MotionPhoto": (Kind.OTHER, "motion-photo tags"),
+    "GCamera:MicroVideo": (Kind.OTHER, "motion-photo tags"),
+    "Container:Directory": (Kind.OTHER, "embedded-item directory"),
+}
+_PREFIX_RULES: dict[str, tuple[Kind, str]] = {
+    "xmpMM": (Kind.HISTORY, "edit history and document IDs"),
+    "photoshop": (Kind.HISTORY, "Photoshop data"),
+    "crs": (Kind.HISTORY, "editing settings"),
+    "hdrgm": (Kind.OTHER, "HDR gain-map tags"),
+    "exif": (Kind.CAMERA_SETTINGS, "camera settings"),
+    "exifEX": (Kind.CAMERA_SETTINGS, "camera settings"),
+    "aux": (Kind.CAMERA_SETTINGS, "camera settings"),
+}
+_QUIET = {"tiff:Orientation", "tiff:ImageWidth", "tiff:ImageLength", "tiff:XResolution",
+          "tiff:YResolution", "tiff:ResolutionUnit", "exif:PixelXDimension",
+          "exif:PixelYDimension", "exif:ColorSpace", "xmpNote:HasExtendedXMP"}  # fmt: skip
+_GPS_COORD = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$")
+
+
+@dataclass
+class XmpReport:
+    findings: Findings = field(default_factory=Findings)
+    orientation: int | None = None
+
+
+def read_xmp(packet: bytes, where: str = "XMP") -> XmpReport:
+    report = XmpReport()
+    root = _parse(packet)
+    if root is None:
+        report.findings.add(Kind.OTHER, "unreadable XMP packet", human_size(len(packet)), where)
+        return report
+    props = list(_properties(root))
+    _classify(props, report, where)
+    return report
+
+
+def _parse(packet: bytes) -> ET.Element | None:
+    start = packet.find(b"<x:xmpmeta")
+    if start < 0:
+        start = packet.find(b"<rdf:RDF")
+    end_tag = b"</x:xmpmeta>" if packet[start : start + 10] == b"<x:xmpmeta" else b"</rdf:RDF>"
+    end = packet.rfind(end_tag)
+    if start < 0 or end < 0:
+        return None
+    try:
+        return ET.fromstring(packet[start : end + len(end_tag)])
+    except ET.ParseError:
+        return None
+
+
+def _qname(tag: str) -> str:
+    """'{http://ns.adobe.com/tiff/1.0/}Make' -> 'tiff:Make'."""
+    if not tag.startswith("{"):
+        return tag
+    uri, local = tag[1:].split("}", 1)
+    prefix = PREFIXES.get(uri) or uri.rstrip("/#").rsplit("/", 1)[-1] or "xmlns"
+    return f"{prefix}:{local}"
+
+
+def _properties(root: ET.Element) -> list[tuple[str, str]]:
+    """(qualified name, text value) of every top-level property of every rdf:Description."""
+    props: list[tuple[str, str]] = []
+    for desc in root.iter(f"{{{RDF}}}Description"):
+        for name, value in desc.attrib.items():
+            if not name.startswith(f"{{{RDF}}}") and "{http://www.w3.org/XML" not in name:
+                props.append((_qname(name), value))
+        for child in desc:
+            props.append((_qname(child.tag), _text_of(child)))
+    return props
+
+
+def _text_of(element: ET.Element) -> str:
+    """All leaf text and attribute values below `element`, joined with '; '."""
+    texts = [t.strip() for t in element.itertext() if t.strip()]
+    for node in element.iter():
+        texts.extend(v for k, v in node.attrib.items() if not k.startswith(f"{{{RDF}}}"))
+    return "; ".join(dict.fromkeys(texts))
+
+
+def _classify(props: list[tuple[str, str]], report: XmpReport, where: str) -> None:
+    found = report.findings
+    grouped: dict[tuple[Kind, str], int] = {}
+    values = dict(props)
+    _gps(values, found, where)
+    for name, value in props:
+        prefix = name.split(":", 1)[0]
+        if name == "tiff:Orientation" and value.strip().isdigit():
+            report.orientation = valid_orientation(int(value))
+        if name in _QUIET or name in ("exif:GPSLatitude", "exif:GPSLongitude"):
+            continue
+        if name in _EXACT:
+            kind, what = _EXACT[name]
+            # Embedded images are described by size; structural markers need no value.
+            shown = human_size(len(value)) if kind is Kind.SECONDARY_IMAGE else value
+            shown = "" if kind is Kind.OTHER else shown
+            found.add(kind, what, shown, where)
+        elif name.startswith("exif:GPS") or name.startswith("drone-dji:Gps"):
+            found.add(Kind.GPS, "other GPS data", "", where)
+        else:
+            key = _PREFIX_RULES.get(prefix, (Kind.OTHER, "other XMP properties"))
+            grouped[key] = grouped.get(key, 0) + 1
+    for (kind, what), count in grouped.items():
+        found.add(kind, what, f"{count} properties" if count > 1 else "1 property", where)
+
+
+def _gps(values: dict[str, str], found: Findings, where: str) -> None:
+    lat = _coordinate(values.get("exif:GPSLatitude", ""))
+    lon = _coordinate(values.get("exif:GPSLongitude", ""))
+    if lat is None or lon is None:
+        lat = _decimal(values.get("drone-dji:GpsLatitude", ""))
+        lon = _decimal(values.get("drone-dji:GpsLongitude", values.get("drone-dji:GpsLongtitude", "")))
+    if lat is not None and lon is not None and not lat == lon == 0:
+        found.add(Kind.GPS, "GPS position", format_position(lat, lon), where)
+
+
+def _coordinate(text: str) -> float | None:
+    """XMP GPSCoordinate: 'DDD,MM.mmk' or 'DDD,MM,SSk'."""
+    match = _GPS_COORD.match(text)
+    if not match:
+        return None
+    deg, minutes, seconds, ref = match.groups()
+    value = float(deg) + float(minutes) / 60 + float(seconds or 0) / 3600
+    return -value if ref in "SW" else value
+
+
+def _decimal(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

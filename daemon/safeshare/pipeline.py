@@ -1,0 +1,119 @@
+"""One file: read -> sniff -> clean -> verify -> publish. Used by `clean` and the daemon.
+
+Every outcome is a `Result`; nothing escapes as an exception. A refused or failed file
+leaves nothing in the output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from safeshare.errors import InputError, OutputError, SafeshareError
+from safeshare.fileio import publish, read_input
+from safeshare.findings import Findings
+from safeshare.formats import HEAD_SIZE, CleanOptions, detect
+from safeshare.fsleaks import name_findings, xattr_findings
+from safeshare.naming import neutral_name, output_name, revealing_parts
+from safeshare.verify import pillow_view, verify_output
+
+log = logging.getLogger(__name__)
+CANONICAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WebP": ".webp", "GIF": ".gif", "TIFF": ".tif"}
+
+
+class Status(Enum):
+    CLEANED = "cleaned"
+    REFUSED = "refused"  # the input cannot be cleaned (not an image, corrupt, too large)
+    FAILED = "failed"  # the output could not be written or did not verify
+
+
+@dataclass(frozen=True)
+class Settings:
+    clean: CleanOptions = field(default_factory=CleanOptions)
+    rename: bool = False
+    max_file_bytes: int = 1 << 30
+
+
+@dataclass
+class Result:
+    source: Path
+    status: Status
+    output: Path | None = None
+    format: str = ""
+    output_format: str = ""
+    reencoded: bool = False
+    findings: Findings = field(default_factory=Findings)
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.CLEANED
+
+
+# Given the desired output path and the source, return the path to write (collisions).
+Claim = Callable[[Path, Path], Path]
+
+
+def keep_path(desired: Path, source: Path) -> Path:
+    return desired
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def clean_file(
+        self, source: Path, out_dir: Path, claim: Claim = keep_path, follow_symlinks: bool = True
+    ) -> Result:
+        try:
+            return self._clean(source, out_dir, claim, follow_symlinks)
+        except InputError as exc:
+            return Result(source, Status.REFUSED, reason=str(exc))
+        except SafeshareError as exc:
+            return Result(source, Status.FAILED, reason=str(exc))
+        except Exception as exc:
+            log.exception("internal error while cleaning %s", source.name)
+            return Result(source, Status.FAILED, reason=f"internal error ({type(exc).__name__})")
+
+    def _clean(self, source: Path, out_dir: Path, claim: Claim, follow_symlinks: bool) -> Result:
+        options = self.settings.clean
+        src = read_input(source, self.settings.max_file_bytes, follow_symlinks)
+        fmt = detect(bytes(src.data[:HEAD_SIZE]))
+        expected = pillow_view(src.data, options.max_pixels) if fmt.lossless else None
+        cleaned = fmt.clean(src.data, options)
+        findings = Findings()
+        findings.extend(cleaned.findings)
+        xattr_findings(source, findings, follow_symlinks)
+        notes = list(cleaned.notes)
+        if self.settings.rename:
+            name_findings(source.name, findings)
+            suffix = CANONICAL_SUFFIX.get(cleaned.format, source.suffix)
+            name = neutral_name(cleaned.parts, suffix)
+        else:
+            name = output_name(source.name, cleaned.extension)
+            reasons = revealing_parts(source.name)
+            if reasons:
+                notes.append(f"the name still shows {', '.join(reasons)} (--rename writes a neutral one)")
+        final = claim(out_dir / name, source)
+        _refuse_overwriting(source, final)
+
+        def check(temp: Path) -> None:
+            verify_output(temp, cleaned, expected, options.max_pixels)
+
+        publish(cleaned.parts, final, src.mode, check)
+        log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
+        return Result(source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded,
+                      findings, notes=notes)  # fmt: skip
+
+
+def _refuse_overwriting(source: Path, final: Path) -> None:
+    try:
+        same = final.exists() and final.samefile(source)
+    except OSError:
+        same = False
+    if same or final.absolute() == source.absolute():
+        raise OutputError("the clean copy would overwrite the original; choose another output folder")
