@@ -15,9 +15,21 @@ from safeshare.pipeline import Claim, Settings
 # Names that claim to be pictures: inside folders, such a file is refused with a reason
 # even when its content is not an image; any other non-image file is skipped.
 IMAGE_SUFFIXES = {ext for fmt in FORMATS for ext in fmt.extensions} | {
-    ".bmp", ".jxl", ".jp2", ".psd", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2",
-    ".raf", ".ico", ".svg",
-}  # fmt: skip
+    ".bmp",
+    ".jxl",
+    ".jp2",
+    ".psd",
+    ".dng",
+    ".cr2",
+    ".cr3",
+    ".nef",
+    ".arw",
+    ".orf",
+    ".rw2",
+    ".raf",
+    ".ico",
+    ".svg",
+}
 
 
 @dataclass(frozen=True)

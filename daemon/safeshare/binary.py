@@ -48,7 +48,7 @@ def u16le(buf: Buffer, offset: int, what: str) -> int:
 def view(buf: Buffer, start: int, end: int) -> memoryview:
     """A zero-copy slice; CorruptImage when it would run past the end of the data."""
     if start < 0 or end < start or end > len(buf):
-        raise CorruptImage("data runs past the end of the file")
+        raise CorruptImage("truncated: data runs past the end of the file")
     return memoryview(buf)[start:end]
 
 

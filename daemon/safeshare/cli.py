@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
     inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     inspect.add_argument("--json", action="store_true", help="one JSON object per file")
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,11 +18,13 @@ _SOURCES = (
     (re.compile(r"^(IMG|VID)[-_]\d{8}[-_]WA\d+", re.I), "a WhatsApp name"),
     (re.compile(r"^signal-\d{4}", re.I), "a Signal name"),
     (re.compile(r"^Snapchat-", re.I), "a Snapchat name"),
-    (re.compile(r"^(Screenshot|Screen Shot|Bildschirmfoto|Capture d.écran|Schermafbeelding)", re.I),
-     "a screenshot name"),
+    (
+        re.compile(r"^(Screenshot|Screen Shot|Bildschirmfoto|Capture d.écran|Schermafbeelding)", re.I),
+        "a screenshot name",
+    ),
     (re.compile(r"^Screenshot_\d{8}-\d{6}_(?P<app>.+)$", re.I), "the app on screen"),
     (re.compile(r"^(DSC[NF_]?|_DSC|DJI_|GOPR|GH\d{2}|MVIMG_|IMG_E?)\d", re.I), "a camera's file numbering"),
-)  # fmt: skip
+)
 
 
 def revealing_parts(name: str) -> list[str]:

@@ -48,8 +48,11 @@ def _macos_screenshot_folder() -> Path:
     try:
         out = subprocess.run(
             ["defaults", "read", "com.apple.screencapture", "location"],
-            capture_output=True, text=True, timeout=5, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         out = None
     if out is not None and out.returncode == 0 and out.stdout.strip():

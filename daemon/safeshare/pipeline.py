@@ -83,8 +83,8 @@ class Pipeline:
         options = self.settings.clean
         src = read_input(source, self.settings.max_file_bytes, follow_symlinks)
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
+        cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
         expected = pillow_view(src.data, options.max_pixels) if fmt.lossless else None
-        cleaned = fmt.clean(src.data, options)
         findings = Findings()
         findings.extend(cleaned.findings)
         xattr_findings(source, findings, follow_symlinks)
@@ -106,8 +106,9 @@ class Pipeline:
 
         publish(cleaned.parts, final, src.mode, check)
         log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
-        return Result(source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded,
-                      findings, notes=notes)  # fmt: skip
+        return Result(
+            source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded, findings, notes=notes
+        )
 
 
 def _refuse_overwriting(source: Path, final: Path) -> None:

@@ -23,14 +23,41 @@ from safeshare.formats.tiff import STRUCTURAL as TIFF_STRUCTURAL
 
 # Pillow `info` keys that describe pixels, colour, timing or resolution, per format.
 ALLOWED_INFO = {
-    "JPEG": {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "icc_profile", "adobe",
-             "adobe_transform", "progressive", "progression", "exif"},
-    "PNG": {"dpi", "aspect", "gamma", "chromaticity", "srgb", "icc_profile", "transparency",
-            "exif", "cicp", "loop", "duration", "disposal", "blend", "default_image", "bbox"},
+    "JPEG": {
+        "jfif",
+        "jfif_version",
+        "jfif_unit",
+        "jfif_density",
+        "dpi",
+        "icc_profile",
+        "adobe",
+        "adobe_transform",
+        "progressive",
+        "progression",
+        "exif",
+    },
+    "PNG": {
+        "dpi",
+        "aspect",
+        "gamma",
+        "chromaticity",
+        "srgb",
+        "icc_profile",
+        "transparency",
+        "exif",
+        "cicp",
+        "interlace",
+        "loop",
+        "duration",
+        "disposal",
+        "blend",
+        "default_image",
+        "bbox",
+    },
     "WEBP": {"icc_profile", "exif", "loop", "duration", "background", "timestamp"},
     "GIF": {"version", "background", "transparency", "duration", "loop", "extension"},
     "TIFF": {"compression", "dpi", "resolution", "icc_profile"},
-}  # fmt: skip
+}
 PILLOW_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WebP": "WEBP", "GIF": "GIF", "TIFF": "TIFF"}
 ORIENTATION = 0x0112
 
@@ -130,12 +157,24 @@ def _metadata(image: Image.Image, name: str, orientation: int) -> None:
         block = image.info["extension"][0]
         if not block.startswith((b"NETSCAPE2.0", b"ANIMEXTS1.0")):
             raise VerificationError("output still carries a GIF application extension")
-    tags = dict(image.getexif())
+    tags = _exif_tags(image, name)
     leftover = set(tags) - (TIFF_STRUCTURAL if name == "TIFF" else {ORIENTATION})
     if leftover:
         raise VerificationError(f"output still carries EXIF tag 0x{min(leftover):04X}")
     if tags.get(ORIENTATION, 1) != orientation:
         raise VerificationError("output orientation does not match the original's")
+
+
+def _exif_tags(image: Image.Image, name: str) -> dict[int, object]:
+    """EXIF as Pillow reads it from the headers. `getexif()` is avoided: on a PNG without
+    eXIf it decodes the whole image looking for one after the pixel data."""
+    if name == "TIFF":
+        return dict(image.getexif())
+    exif = Image.Exif()
+    raw = image.info.get("exif")
+    if raw:
+        exif.load(raw)
+    return dict(exif)
 
 
 def _decode(image: Image.Image) -> None:

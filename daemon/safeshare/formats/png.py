@@ -29,9 +29,22 @@ from safeshare.metadata.embedded import classify_trailer
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEEP = {
-    b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"cHRM", b"gAMA", b"sRGB", b"sBIT", b"cICP",
-    b"mDCV", b"cLLI", b"pHYs", b"acTL", b"fcTL", b"fdAT",
-}  # fmt: skip
+    b"IHDR",
+    b"PLTE",
+    b"tRNS",
+    b"IDAT",
+    b"cHRM",
+    b"gAMA",
+    b"sRGB",
+    b"sBIT",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",
+    b"pHYs",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
 TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 ICC_NAME = b"ICC profile"
 

@@ -13,9 +13,17 @@ MAX_TEXT = 16 << 20  # decompressed text beyond this is reported, not read (zip 
 
 # Keywords written by image generators (AUTOMATIC1111, ComfyUI, InvokeAI, NovelAI...).
 AI_KEYWORDS = {
-    "parameters", "prompt", "workflow", "dream", "sd-metadata", "invokeai_metadata",
-    "invokeai_graph", "generation_data", "negative_prompt", "aigc",
-}  # fmt: skip
+    "parameters",
+    "prompt",
+    "workflow",
+    "dream",
+    "sd-metadata",
+    "invokeai_metadata",
+    "invokeai_graph",
+    "generation_data",
+    "negative_prompt",
+    "aigc",
+}
 KEYWORDS: dict[str, tuple[Kind, str]] = {
     "software": (Kind.SOFTWARE, "software"),
     "author": (Kind.NAME, "author"),

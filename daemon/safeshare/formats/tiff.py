@@ -19,11 +19,58 @@ from safeshare.formats.tiff_reencode import reencode_tiff
 from safeshare.metadata.exif import ExifReport, ExifWalker
 from safeshare.metadata.tiff_ifd import Entry, TiffReader
 
-STRUCTURAL = frozenset({
-    254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 274, 277, 278, 279, 280, 281, 282,
-    283, 284, 290, 291, 292, 293, 296, 297, 301, 317, 318, 319, 320, 321, 322, 323, 324,
-    325, 332, 334, 336, 338, 339, 340, 341, 347, 529, 530, 531, 532, 34675,
-})  # fmt: skip
+STRUCTURAL = frozenset(
+    {
+        254,
+        255,
+        256,
+        257,
+        258,
+        259,
+        262,
+        263,
+        266,
+        273,
+        274,
+        277,
+        278,
+        279,
+        280,
+        281,
+        282,
+        283,
+        284,
+        290,
+        291,
+        292,
+        293,
+        296,
+        297,
+        301,
+        317,
+        318,
+        319,
+        320,
+        321,
+        322,
+        323,
+        324,
+        325,
+        332,
+        334,
+        336,
+        338,
+        339,
+        340,
+        341,
+        347,
+        529,
+        530,
+        531,
+        532,
+        34675,
+    }
+)
 OFFSETS_TO_COUNTS = {273: 279, 324: 325}  # strips, tiles
 NEW_SUBFILE_TYPE, COMPRESSION, ORIENTATION, OLD_JPEG = 254, 259, 274, 6
 DNG_VERSION = 50706

@@ -25,6 +25,7 @@ def reencode_tiff(data: Buffer, options: CleanOptions) -> tuple[list[Part], tupl
         raise CorruptImage(f"the TIFF cannot be decoded ({exc})") from exc
     out = io.BytesIO()
     extra = {"icc_profile": icc} if icc else {}
-    pages[0].save(out, "TIFF", compression="tiff_adobe_deflate", save_all=True,
-                  append_images=pages[1:], **extra)  # fmt: skip
+    pages[0].save(
+        out, "TIFF", compression="tiff_adobe_deflate", save_all=True, append_images=pages[1:], **extra
+    )
     return [out.getvalue()], pages[0].size, pages[0].mode, len(pages)

@@ -145,6 +145,9 @@ class ExifWalker:
         position = self._gps_position(e)
         if position:
             self.found.add(Kind.GPS, "GPS position", position, where)
+        elif tags.GPS_LATITUDE in e or tags.GPS_LONGITUDE in e:
+            # Half a position or an impossible one still narrows down where it was taken.
+            self.found.add(Kind.GPS, "GPS coordinates", "incomplete or invalid", where)
         if tags.GPS_ALTITUDE in e:
             alt = self.r.rationals(e[tags.GPS_ALTITUDE])
             if alt and math.isfinite(alt[0]):
@@ -158,7 +161,7 @@ class ExifWalker:
         rest = set(e) - {tags.GPS_VERSION, 1, 2, 3, 4, 5, 6, 7, 0x1D, tags.GPS_DIRECTION}
         if rest and position:
             self.found.add(Kind.GPS, "other GPS data", f"{len(rest)} tags", where)
-        elif not position and set(e) - {tags.GPS_VERSION}:
+        elif not position and not set(e) & {1, 2, 3, 4} and set(e) - {tags.GPS_VERSION}:
             self.found.add(Kind.OTHER, "GPS block without a position", "", where)
 
     def _gps_position(self, e: dict[int, Entry]) -> str:

@@ -96,9 +96,18 @@ _PREFIX_RULES: dict[str, tuple[Kind, str]] = {
     "exifEX": (Kind.CAMERA_SETTINGS, "camera settings"),
     "aux": (Kind.CAMERA_SETTINGS, "camera settings"),
 }
-_QUIET = {"tiff:Orientation", "tiff:ImageWidth", "tiff:ImageLength", "tiff:XResolution",
-          "tiff:YResolution", "tiff:ResolutionUnit", "exif:PixelXDimension",
-          "exif:PixelYDimension", "exif:ColorSpace", "xmpNote:HasExtendedXMP"}  # fmt: skip
+_QUIET = {
+    "tiff:Orientation",
+    "tiff:ImageWidth",
+    "tiff:ImageLength",
+    "tiff:XResolution",
+    "tiff:YResolution",
+    "tiff:ResolutionUnit",
+    "exif:PixelXDimension",
+    "exif:PixelYDimension",
+    "exif:ColorSpace",
+    "xmpNote:HasExtendedXMP",
+}
 _GPS_COORD = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$")
 
 
