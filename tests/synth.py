@@ -55,8 +55,33 @@ def picture(size: tuple[int, int] = (96, 64), mode: str = "RGB") -> Image.Image:
 
 
 def srgb_icc() -> bytes:
+    """An sRGB profile that also names a display and hides a serial in a private tag, as
+    calibrated display profiles do."""
     profile: bytes = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return profile
+    count = struct.unpack_from(">I", profile, 128)[0]
+    tags = [struct.unpack_from(">4sII", profile, 132 + 12 * i) for i in range(count)]
+
+    def text_tag(text: str) -> bytes:
+        raw = text.encode() + b"\0"
+        return b"desc\0\0\0\0" + struct.pack(">I", len(raw)) + raw + bytes(79)
+
+    extra = [
+        (b"dmnd", text_tag("SecretMaker Displays")),
+        (b"dmdd", text_tag(CAMERA)),
+        (b"zSec", b"zSec\0\0\0\0" + SERIAL.encode()),
+    ]
+    table_end = 132 + 12 * (count + len(extra))
+    blocks, entries = bytearray(), []
+    for sig, off, size in tags:
+        entries.append((sig, table_end + len(blocks), size))
+        blocks += profile[off : off + size] + bytes(-size % 4)
+    for sig, block in extra:
+        entries.append((sig, table_end + len(blocks), len(block)))
+        blocks += block + bytes(-len(block) % 4)
+    header = bytearray(profile[:128])
+    struct.pack_into(">I", header, 0, table_end + len(blocks))
+    table = struct.pack(">I", len(entries)) + b"".join(struct.pack(">4sII", *e) for e in entries)
+    return bytes(header) + table + bytes(blocks)
 
 
 def _rational(value: int) -> tuple[int, int]:
@@ -364,7 +389,9 @@ def heic(with_video: bool = True) -> bytes:
     import pillow_heif
 
     out = io.BytesIO()
-    image = pillow_heif.from_pillow(picture((128, 96)))
+    source = picture((128, 96))
+    source.info["icc_profile"] = srgb_icc()
+    image = pillow_heif.from_pillow(source)
     image.save(out, quality=90, exif=full_exif(thumbnail=False), xmp=xmp_packet())
     data = out.getvalue()
     if with_video:

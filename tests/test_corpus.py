@@ -127,7 +127,7 @@ def test_heif_rotation_and_mirroring_display_as_the_original(corpus_clean: dict[
         for mir in range(2):
             out = Path(_result(corpus_clean, {"path": f"avif/pillow__rot{rot}mir{mir}.avif"})["output"])
             shown = frames(out)[0]
-            candidates = {t: reference.transpose(t) if t else reference for t in transforms}
+            candidates = {t: reference if t is None else reference.transpose(t) for t in transforms}
             scores = {t: psnr(c, shown) for t, c in candidates.items() if c.size == shown.size}
             assert max(scores, key=lambda t: scores[t]) is None, (rot, mir, scores)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from PIL import Image
 
 from safeshare.findings import Kind
+from safeshare.metadata.icc import sanitize_icc
 from safeshare.formats import CleanOptions
 from safeshare.pipeline import Pipeline, Result, Settings, Status
 from tests import synth
@@ -164,16 +167,52 @@ def test_animation_timing_and_loop_kept(tmp_path: Path) -> None:
         assert durations[0] == durations[1]
 
 
-def test_icc_profile_and_transparency_kept(tmp_path: Path) -> None:
-    for name in ("jpeg-baseline.jpg", "png-rgba.png", "webp-alpha.webp", "tiff-multipage.tif"):
-        data = BUILDERS[name]()
-        out = assert_clean(clean(tmp_path, name, data))
-        assert (
-            Image.open(io.BytesIO(out)).info.get("icc_profile")
-            == Image.open(io.BytesIO(data)).info["icc_profile"]
-        )
+def test_transparency_kept(tmp_path: Path) -> None:
     palette = assert_clean(clean(tmp_path, "p.png", BUILDERS["png-palette-trns.png"]()))
     assert Image.open(io.BytesIO(palette)).info.get("transparency") == 3
+    rgba = assert_clean(clean(tmp_path, "a.webp", BUILDERS["webp-alpha.webp"]()))
+    assert Image.open(io.BytesIO(rgba)).mode == "RGBA"
+
+
+def test_icc_profile_kept_with_only_its_colour_tags(tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    for name in (
+        "jpeg-baseline.jpg",
+        "png-rgba.png",
+        "webp-alpha.webp",
+        "tiff-multipage.tif",
+        "heic-motion.heic",
+    ):
+        data = BUILDERS[name]()
+        result = clean(tmp_path, name, data)
+        out = assert_clean(result)
+        before = Image.open(io.BytesIO(data)).info["icc_profile"]
+        after = Image.open(io.BytesIO(out)).info["icc_profile"]
+        assert after == sanitize_icc(before).profile and len(after) < len(before)
+        assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(after))).startswith("sRGB")
+        device = [f for f in result.findings if f.kind is Kind.DEVICE and "colour profile" in f.what]
+        assert {f.value for f in device} == {"SecretMaker Displays", synth.CAMERA}, name
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_bytes_that_are_no_colour_profile_are_dropped(tmp_path: Path, fmt: str) -> None:
+    """A profile slot can carry anything; what is not a valid ICC profile does not survive."""
+    smuggled = b"SECRET home=48.8584N,2.2945E " * 4
+    if fmt == "jpeg":
+        data = synth.jpeg(extras=False)
+        segment = b"\xff\xe2" + struct.pack(">H", len(smuggled) + 16) + b"ICC_PROFILE\0\1\1" + smuggled
+        data = data[:2] + segment + data[2:]
+    elif fmt == "png":
+        iccp = synth.png_chunk(b"iCCP", b"x\0\0" + zlib.compress(smuggled))
+        data = synth.splice_png(synth.raw_png(4, 4, 8, 2, bytes(48), False), [iccp], trailer=False)
+    else:
+        body = synth.webp("lossless")[12 : -len(synth.TRAILER)]
+        body = body[:18] + b"ICCP" + struct.pack("<I", len(smuggled)) + smuggled + body[18:]
+        data = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+    result = clean(tmp_path, f"icc.{fmt}", data)
+    assert_clean(result)
+    assert any(f.what == "invalid colour profile (removed)" for f in result.findings)
 
 
 def test_heic_with_alpha_becomes_png_to_keep_transparency(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mmap
 import struct
 
-from safeshare.errors import CorruptImage
+from safeshare.errors import Truncated
 
 Buffer = bytes | bytearray | mmap.mmap
 Part = bytes | memoryview
@@ -20,7 +20,7 @@ def unpack(fmt: str, buf: Buffer, offset: int, what: str) -> tuple[int, ...]:
     """struct.unpack_from that raises CorruptImage naming `what` when the data is short."""
     size = struct.calcsize(fmt)
     if offset < 0 or offset + size > len(buf):
-        raise CorruptImage(f"truncated {what}")
+        raise Truncated(f"truncated {what}")
     values: tuple[int, ...] = struct.unpack_from(fmt, buf, offset)
     return values
 
@@ -48,7 +48,7 @@ def u16le(buf: Buffer, offset: int, what: str) -> int:
 def view(buf: Buffer, start: int, end: int) -> memoryview:
     """A zero-copy slice; CorruptImage when it would run past the end of the data."""
     if start < 0 or end < start or end > len(buf):
-        raise CorruptImage("truncated: data runs past the end of the file")
+        raise Truncated("truncated: data runs past the end of the file")
     return memoryview(buf)[start:end]
 
 

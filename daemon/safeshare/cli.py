@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
     inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     inspect.add_argument("--json", action="store_true", help="one JSON object per file")
+
+    sub.add_parser("run", help="watch the configured folders in the foreground (what the service starts)")
+    sub.add_parser("status", help="whether the daemon runs, what it watches, the last files and errors")
+    sub.add_parser("config", help="print the effective configuration and the paths in use")
     return parser
 
 
@@ -65,14 +69,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="safeshare: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # Decoder chatter about a broken file would read as our own error; the file's result says it.
+    logging.getLogger("PIL").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     try:
         config = config_mod.load(args.config)
     except ConfigError as exc:
         print(f"safeshare: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "clean":
-        return run_clean(args, config)
-    return run_inspect(args, config)
+    commands = {
+        "clean": run_clean,
+        "inspect": run_inspect,
+        "run": run_daemon,
+        "status": run_status,
+        "config": run_config,
+    }
+    return commands[args.command](args, config)
+
+
+def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare import logsetup, paths
+    from safeshare.daemon import Daemon
+    from safeshare.instance import AlreadyRunning
+
+    logsetup.configure(paths.log_dir(), args.verbose)
+    try:
+        return Daemon(config).run()
+    except AlreadyRunning as exc:
+        print(f"safeshare: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ConfigError as exc:
+        print(f"safeshare: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run_status(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare.status import status_lines
+
+    print("\n".join(status_lines(config)))
+    return EXIT_OK
+
+
+def run_config(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare.status import config_lines
+
+    print("\n".join(config_lines(config)))
+    return EXIT_OK
 
 
 def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:

@@ -30,7 +30,15 @@ class CleanConfig:
 class WatchConfig:
     path: Path
     recursive: bool = False
-    label: str = ""
+    label: str = field(default="", metadata={"folder_name": True})
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    first_start: str = field(default="baseline", metadata={"choices": ("baseline", "clean")})
+    rescan_minutes: int = field(default=10, metadata={"min": 0})
+    settle_seconds: float = field(default=1.0, metadata={"min": 0.05, "max": 600})
+    folder_check_seconds: float = field(default=5.0, metadata={"min": 0.1, "max": 3600})
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Config:
     output: Path
     watch: tuple[WatchConfig, ...]
     clean: CleanConfig = CleanConfig()
+    daemon: DaemonConfig = DaemonConfig()
     source: Path | None = None  # the file it was read from, None for built-in defaults
 
 
@@ -72,7 +81,7 @@ def defaults() -> Config:
 
 
 def from_table(table: dict[str, Any], path: Path) -> Config:
-    known = {"output", "watch", "clean"}
+    known = {"output", "watch", "clean", "daemon"}
     _reject_unknown(table, known, path, "")
     output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
     watch_list = table.get("watch")
@@ -83,7 +92,8 @@ def from_table(table: dict[str, Any], path: Path) -> Config:
     else:
         watches = tuple(_build(WatchConfig, w, path, f"watch[{i}].") for i, w in enumerate(watch_list))
     clean = _build(CleanConfig, table.get("clean", {}), path, "clean.")
-    return Config(output, watches, clean, path)
+    daemon = _build(DaemonConfig, table.get("daemon", {}), path, "daemon.")
+    return Config(output, watches, clean, daemon, path)
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], path: Path, prefix: str) -> None:
@@ -123,6 +133,8 @@ def _value(raw: object, hint: object, meta: typing.Mapping[str, Any], path: Path
     if "choices" in meta and raw not in meta["choices"]:
         choices = " or ".join(repr(c) for c in meta["choices"])
         raise ConfigError(f"{path}: '{key}' must be {choices}, not {raw!r}")
+    if meta.get("folder_name") and isinstance(raw, str) and ("/" in raw or "\\" in raw or raw in (".", "..")):
+        raise ConfigError(f"{path}: '{key}' must be a plain folder name (no slashes), not {raw!r}")
     if isinstance(raw, int | float) and not meta.get("min", raw) <= raw <= meta.get("max", raw):
         bounds = (
             f"between {meta.get('min')} and {meta['max']}" if "max" in meta else f"at least {meta['min']}"

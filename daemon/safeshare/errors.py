@@ -25,7 +25,19 @@ class UnsupportedFormat(InputError):
 
 
 class CorruptImage(InputError):
-    """Truncated or malformed image data."""
+    """Malformed image data."""
+
+
+class Truncated(CorruptImage):
+    """The data ends early: possibly a file still being written, so the daemon retries."""
+
+
+class EmptyFile(NotAnImage):
+    """Zero bytes: possibly created but not yet written, so the daemon retries."""
+
+
+class Vanished(InputError):
+    """The file disappeared before it could be read (moved away or deleted)."""
 
 
 class TooLarge(InputError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safeshare.binary import Part
-from safeshare.errors import InputError, NotAnImage, OutputError, TooLarge, describe_os_error
+from safeshare.errors import EmptyFile, InputError, OutputError, TooLarge, Vanished, describe_os_error
 
 TEMP_PREFIX = ".safeshare-"
 TEMP_SUFFIX = ".tmp"
@@ -46,6 +46,8 @@ def read_input(path: Path, max_bytes: int, follow_symlinks: bool = True) -> Sour
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = _open_noatime(path, flags)
+    except FileNotFoundError as exc:
+        raise Vanished(f"cannot open: {describe_os_error(exc)}") from exc
     except OSError as exc:
         raise InputError(f"cannot open: {describe_os_error(exc)}") from exc
     try:
@@ -53,7 +55,7 @@ def read_input(path: Path, max_bytes: int, follow_symlinks: bool = True) -> Sour
         if not stat.S_ISREG(st.st_mode):
             raise InputError("not a regular file")
         if st.st_size == 0:
-            raise NotAnImage("empty file (0 bytes)")
+            raise EmptyFile("empty file (0 bytes)")
         if st.st_size > max_bytes:
             raise TooLarge(f"{st.st_size} bytes is over the file-size limit of {max_bytes}")
         data = _read_exactly(fd, st.st_size)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from safeshare.errors import InputError, OutputError, SafeshareError
-from safeshare.fileio import publish, read_input
+from safeshare.errors import EmptyFile, InputError, OutputError, SafeshareError, Truncated, Vanished
+from safeshare.fileio import Source, publish, read_input
 from safeshare.findings import Findings
 from safeshare.formats import HEAD_SIZE, CleanOptions, detect
 from safeshare.fsleaks import name_findings, xattr_findings
@@ -48,6 +48,8 @@ class Result:
     findings: Findings = field(default_factory=Findings)
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    retryable: bool = False  # the input may still be being written (empty or truncated)
+    vanished: bool = False  # the input disappeared before it could be read
 
     @property
     def ok(self) -> bool:
@@ -66,22 +68,38 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def read(self, source: Path, follow_symlinks: bool = True) -> Source | Result:
+        """The input's bytes, or the Result that says why it cannot be read."""
+        try:
+            return read_input(source, self.settings.max_file_bytes, follow_symlinks)
+        except InputError as exc:
+            return _refused(source, exc)
+
     def clean_file(
         self, source: Path, out_dir: Path, claim: Claim = keep_path, follow_symlinks: bool = True
     ) -> Result:
+        src = self.read(source, follow_symlinks)
+        return (
+            src
+            if isinstance(src, Result)
+            else self.clean_source(source, src, out_dir, claim, follow_symlinks)
+        )
+
+    def clean_source(
+        self, source: Path, src: Source, out_dir: Path, claim: Claim = keep_path, follow_symlinks: bool = True
+    ) -> Result:
         try:
-            return self._clean(source, out_dir, claim, follow_symlinks)
+            return self._clean(source, src, out_dir, claim, follow_symlinks)
         except InputError as exc:
-            return Result(source, Status.REFUSED, reason=str(exc))
+            return _refused(source, exc)
         except SafeshareError as exc:
             return Result(source, Status.FAILED, reason=str(exc))
-        except Exception as exc:
+        except Exception as exc:  # one bad file must never stop a batch or the daemon
             log.exception("internal error while cleaning %s", source.name)
             return Result(source, Status.FAILED, reason=f"internal error ({type(exc).__name__})")
 
-    def _clean(self, source: Path, out_dir: Path, claim: Claim, follow_symlinks: bool) -> Result:
+    def _clean(self, source: Path, src: Source, out_dir: Path, claim: Claim, follow_symlinks: bool) -> Result:
         options = self.settings.clean
-        src = read_input(source, self.settings.max_file_bytes, follow_symlinks)
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
         expected = pillow_view(src.data, options.max_pixels) if fmt.lossless else None
@@ -109,6 +127,13 @@ class Pipeline:
         return Result(
             source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded, findings, notes=notes
         )
+
+
+def _refused(source: Path, exc: InputError) -> Result:
+    retry = isinstance(exc, Truncated | EmptyFile)
+    return Result(
+        source, Status.REFUSED, reason=str(exc), retryable=retry, vanished=isinstance(exc, Vanished)
+    )
 
 
 def _refuse_overwriting(source: Path, final: Path) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import io
 import mmap
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from safeshare.binary import Buffer
 from safeshare.errors import CorruptImage, InputError, TooLarge, VerificationError
@@ -112,7 +113,8 @@ def _structural_problem(data: Buffer, cleaned: Cleaned) -> str | None:
     except InputError as exc:
         return f"output does not re-read: {exc}"
     if seen.findings:
-        return f"output still carries {seen.findings.items[0].describe()}"
+        leftover = seen.findings.items[0]  # named by what it is, never by its value
+        return f"output still carries {leftover.what} [{leftover.where}]"
     if seen.orientation != cleaned.orientation:
         return f"output orientation {seen.orientation}, expected {cleaned.orientation}"
     return None
@@ -185,5 +187,8 @@ def _decode(image: Image.Image) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    """Pillow's message without the object reprs it sometimes embeds ('<_io.BytesIO ...>')."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "it does not recognise the data"
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:160]

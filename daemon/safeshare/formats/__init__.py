@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safeshare.errors import NotAnImage, UnsupportedFormat
+from safeshare.errors import EmptyFile, NotAnImage, UnsupportedFormat
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.formats.gif import Gif
 from safeshare.formats.heif import Avif, Heif
@@ -45,7 +45,7 @@ _VIDEO_BRANDS = (b"isom", b"iso2", b"mp41", b"mp42", b"qt  ", b"M4V ", b"3gp", b
 def detect(head: bytes) -> ImageFormat:
     """The format whose magic `head` starts with; NotAnImage/UnsupportedFormat otherwise."""
     if not head:
-        raise NotAnImage("empty file (0 bytes)")
+        raise EmptyFile("empty file (0 bytes)")
     for fmt in FORMATS:
         if fmt.sniff(head):
             return fmt

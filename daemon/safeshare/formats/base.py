@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from safeshare.binary import Buffer, Part
-from safeshare.errors import CorruptImage
+from safeshare.errors import Truncated
 from safeshare.findings import Findings
 
 
@@ -75,7 +75,7 @@ class ImageFormat(ABC):
 
 
 def require_full_decode(data: Buffer, reason: str) -> None:
-    """Decode every pixel with Pillow; CorruptImage(reason) if that fails."""
+    """Decode every pixel with Pillow; Truncated(reason) if that fails."""
     from PIL import Image
 
     try:
@@ -84,4 +84,4 @@ def require_full_decode(data: Buffer, reason: str) -> None:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
     except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptImage(reason) from exc
+        raise Truncated(reason) from exc

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer, Part, u8, view
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, TooLarge, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import (
     Cleaned,
@@ -34,6 +34,7 @@ class Layout:
     findings: Findings = field(default_factory=Findings)
     terminated: bool = False
     frames: int = 0
+    largest_frame: int = 0  # pixels of the canvas the frames reach (not just the screen)
 
 
 class Gif(ImageFormat):
@@ -49,6 +50,10 @@ class Gif(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
+        if layout.largest_frame > options.max_pixels:
+            raise TooLarge(
+                f"a frame of {layout.largest_frame} pixels is over the limit of {options.max_pixels}"
+            )
         if not layout.terminated:
             require_full_decode(data, "truncated: the GIF ends before its trailer")
         return Cleaned([*layout.parts, b";"], self.name, layout.findings)
@@ -72,10 +77,19 @@ def parse(data: Buffer) -> Layout:
         elif block == 0x21:
             pos = _extension(data, pos, layout)
         else:
-            raise CorruptImage(f"corrupt: unknown GIF block 0x{block:02X} at byte {pos}")
+            pos = _skip_stray_bytes(data, pos, layout)
     if layout.frames == 0:
-        raise CorruptImage("truncated: the GIF holds no complete image")
+        raise Truncated("truncated: the GIF holds no complete image")
     return layout
+
+
+def _skip_stray_bytes(data: Buffer, pos: int, layout: Layout) -> int:
+    """Bytes where a block should start: dropped up to the next block, as Pillow reads it."""
+    start = pos
+    while pos < len(data) and data[pos] not in (0x21, 0x2C, 0x3B):
+        pos += 1
+    layout.findings.add(Kind.OTHER, "stray bytes between blocks", human_size(pos - start), "GIF")
+    return pos
 
 
 def _skip_sub_blocks(data: Buffer, pos: int) -> int:
@@ -86,18 +100,21 @@ def _skip_sub_blocks(data: Buffer, pos: int) -> int:
             return pos + 1
         pos += 1 + size
         if pos > len(data):
-            raise CorruptImage("truncated: a GIF data block runs past the end of the file")
+            raise Truncated("truncated: a GIF data block runs past the end of the file")
 
 
 def _image(data: Buffer, pos: int, layout: Layout) -> int:
     if pos + 10 > len(data):
-        raise CorruptImage("truncated: a GIF image descriptor is cut off")
+        raise Truncated("truncated: a GIF image descriptor is cut off")
     flags = data[pos + 9]
     data_start = pos + 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     u8(data, data_start, "GIF LZW code size")
     end = _skip_sub_blocks(data, data_start + 1)
     layout.parts.append(view(data, pos, end))
     layout.frames += 1
+    left, top, width, height = struct.unpack_from("<HHHH", data, pos + 1)
+    # Decoders grow the canvas to hold a frame placed far out: that area is what costs memory.
+    layout.largest_frame = max(layout.largest_frame, (left + width) * (top + height))
     return end
 
 

@@ -19,6 +19,7 @@ from safeshare.errors import CorruptImage, TooLarge
 from safeshare.findings import Findings
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.formats.heif_items import container_findings
+from safeshare.metadata.icc import sanitize_icc
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 AVIF_BRANDS = {b"avif", b"avis"}
@@ -51,8 +52,14 @@ class _IsoImage(ImageFormat):
         findings: Findings = container_findings(data)
         image = decode_upright(data, options.max_pixels)
         as_png = options.convert_to == "png" or image.mode in ("RGBA", "LA", "PA")
-        icc = image.info.get("icc_profile")
-        extra = {"icc_profile": icc} if icc else {}
+        icc = (
+            sanitize_icc(image.info["icc_profile"], "HEIF colour profile")
+            if image.info.get("icc_profile")
+            else None
+        )
+        if icc is not None:
+            findings.extend(icc.findings)
+        extra = {"icc_profile": icc.profile} if icc is not None and icc.profile else {}
         out = io.BytesIO()
         if as_png:
             image.save(out, "PNG", **extra)
@@ -99,7 +106,7 @@ def decode_upright(data: Buffer, max_pixels: int) -> Image.Image:
     except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as exc:
         raise CorruptImage(f"the image cannot be decoded ({_reason(exc)})") from exc
     transpose = _TRANSPOSE.get(_decoder_orientation(image))
-    return image.transpose(transpose) if transpose else image
+    return image.transpose(transpose) if transpose is not None else image  # FLIP_LEFT_RIGHT is 0
 
 
 def _decoder_orientation(image: Image.Image) -> int:

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, Truncated
 
 MAX_BOXES = 100_000
 MAX_EXTENTS = 4096  # per item; real files use one or a few
@@ -74,7 +74,7 @@ def parse(data: Buffer) -> Structure:
     structure.trailing = len(data) - top[-1].end
     meta = next((b for b in top if b.type == "meta"), None)
     if meta is None:
-        raise CorruptImage("truncated or corrupt HEIF: no meta box")
+        raise Truncated("truncated or corrupt HEIF: no meta box")
     _read_meta(data, meta, structure)
     return structure
 
@@ -99,7 +99,7 @@ def _uint(data: Buffer, pos: int, size: int) -> int:
     if size == 0:
         return 0
     if pos + size > len(data):
-        raise CorruptImage("truncated HEIF metadata")
+        raise Truncated("truncated HEIF metadata")
     return int.from_bytes(data[pos : pos + size], "big")
 
 

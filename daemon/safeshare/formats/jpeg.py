@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import piexif
 
 from safeshare.binary import Buffer, Part, u16be, view
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import (
     Cleaned,
@@ -27,6 +27,7 @@ from safeshare.formats.base import (
 )
 from safeshare.formats.jpeg_app import classify_app, read_jfif
 from safeshare.metadata.embedded import classify_trailer
+from safeshare.metadata.icc import sanitize_icc
 
 SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
 DQT, DHT, DAC, DRI, DNL, DHP, EXP = 0xDB, 0xC4, 0xCC, 0xDD, 0xDC, 0xDE, 0xDF
@@ -36,6 +37,7 @@ STRUCTURAL = SOF_MARKERS | {DQT, DHT, DAC, DRI, DNL, DHP, EXP}
 _NEXT_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 # The end of entropy-coded data. Reserved markers (0x01-0xBF) inside a scan are corruption
 # that libjpeg skips while resynchronising on restart markers, so they stay in the scan.
+ICC_CHUNK = 65519  # the most an APP2 segment holds after its 16-byte header
 _SCAN_END = re.compile(rb"\xff[\xc0-\xcf\xd8-\xfe]")
 
 
@@ -45,7 +47,8 @@ class Layout:
 
     keep: list[Part] = field(default_factory=list)
     jfif: bytes | None = None
-    icc: list[Part] = field(default_factory=list)
+    icc_chunks: list[tuple[int, bytes]] = field(default_factory=list)  # (sequence number, data)
+    icc: list[Part] = field(default_factory=list)  # the sanitized profile as APP2 segments
     adobe: bytes | None = None
     findings: Findings = field(default_factory=Findings)
     exif_orientation: int | None = None
@@ -108,14 +111,14 @@ def parse(data: Buffer) -> Layout:
         marker = data[pos + 1]
         if marker == EOI:
             _trailer(data, pos + 2, layout)
-            return layout
+            return _with_icc(layout)
         if marker == SOI:
             raise CorruptImage("a second start-of-image marker inside the image")
         if marker < 0xC0:
             # A reserved marker is corrupt data: libjpeg stops reading the image here, so
             # everything from this point on is treated as bytes after the end.
             _trailer(data, pos, layout)
-            return layout
+            return _with_icc(layout)
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             pos += 2  # stray standalone marker outside a scan: carries nothing, dropped
             continue
@@ -130,7 +133,7 @@ def parse(data: Buffer) -> Layout:
             layout.keep.append(view(data, end, scan_end))
             if scan_end == len(data):
                 layout.unterminated = True
-                return layout
+                return _with_icc(layout)
             end = scan_end
         elif marker in STRUCTURAL:
             layout.keep.append(_canonical(segment, marker))
@@ -139,15 +142,30 @@ def parse(data: Buffer) -> Layout:
         pos = end
 
 
+def _with_icc(layout: Layout) -> Layout:
+    """Reassemble the ICC chunks in sequence order, keep only its colour tags, re-chunk it."""
+    if not layout.icc_chunks:
+        return layout
+    profile = b"".join(data for _, data in sorted(layout.icc_chunks, key=lambda c: c[0]))
+    result = sanitize_icc(profile)
+    layout.findings.extend(result.findings)
+    if result.profile is not None:
+        pieces = [result.profile[i : i + ICC_CHUNK] for i in range(0, len(result.profile), ICC_CHUNK)]
+        for seq, piece in enumerate(pieces, 1):
+            body = b"ICC_PROFILE\0" + bytes([seq, len(pieces)]) + piece
+            layout.icc.append(b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body)
+    return layout
+
+
 def _next_marker_position(data: Buffer, pos: int, layout: Layout) -> int:
     """Skip fill bytes (0xFF 0xFF...) and stray junk up to the next marker."""
     if pos + 2 > len(data):
-        raise CorruptImage("truncated: the image data ends before its end marker")
+        raise Truncated("truncated: the image data ends before its end marker")
     if data[pos] == 0xFF and data[pos + 1] not in (0x00, 0xFF):
         return pos
     match = _NEXT_MARKER.search(data, pos)
     if match is None:
-        raise CorruptImage("truncated: the image data ends before its end marker")
+        raise Truncated("truncated: the image data ends before its end marker")
     skipped = match.start() - pos
     if any(b != 0xFF for b in bytes(data[pos : match.start()])):
         layout.findings.add(Kind.OTHER, "stray bytes between segments", f"{skipped}", "JPEG")
@@ -210,8 +228,8 @@ def _metadata_segment(marker: int, body: bytes, layout: Layout) -> None:
         if layout.jfif is None:
             layout.jfif = read_jfif(body, layout.findings)
         return
-    if marker == 0xE2 and body.startswith(b"ICC_PROFILE\0"):
-        layout.icc.append(b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body)
+    if marker == 0xE2 and body.startswith(b"ICC_PROFILE\0") and len(body) > 14:
+        layout.icc_chunks.append((body[12], body[14:]))
         return
     if marker == 0xEE and body.startswith(b"Adobe") and len(body) >= 12:
         if layout.adobe is None:

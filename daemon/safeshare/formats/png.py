@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import piexif
 
 from safeshare.binary import Buffer, Part, u32be, view
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import (
     Cleaned,
@@ -26,6 +26,7 @@ from safeshare.formats.base import (
 from safeshare.formats.png_text import read_text_chunk
 from safeshare.metadata import exif
 from safeshare.metadata.embedded import classify_trailer
+from safeshare.metadata.icc import sanitize_icc
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEEP = {
@@ -47,6 +48,7 @@ KEEP = {
 }
 TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 ICC_NAME = b"ICC profile"
+MAX_ICC = 32 << 20  # a profile inflating beyond this is not a colour profile (zip bomb)
 
 
 @dataclass
@@ -107,12 +109,12 @@ def parse(data: Buffer) -> Layout:
     pos = 8
     while pos < len(data):
         if pos + 8 > len(data):
-            raise CorruptImage("truncated: a PNG chunk header is cut off")
+            raise Truncated("truncated: a PNG chunk header is cut off")
         length = u32be(data, pos, "PNG chunk length")
         kind = bytes(data[pos + 4 : pos + 8])
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > len(data):
-            raise CorruptImage(f"truncated: the {_name(kind)} chunk runs past the end of the file")
+            raise Truncated(f"truncated: the {_name(kind)} chunk runs past the end of the file")
         if pos == 8 and kind != b"IHDR":
             raise CorruptImage("corrupt: the first PNG chunk is not IHDR")
         if kind == b"IEND":
@@ -132,7 +134,9 @@ def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> Non
     if kind in KEEP:
         layout.keep.append(view(data, pos, end))
     elif kind == b"iCCP":
-        layout.keep.append(_renamed_iccp(bytes(body_view), layout.findings))
+        rebuilt = _clean_iccp(bytes(body_view), layout.findings)
+        if rebuilt is not None:
+            layout.keep.append(rebuilt)
     elif kind == b"eXIf":
         blob = bytes(body_view)
         layout.findings.extend(exif.read_exif(blob, "PNG eXIf").findings)
@@ -153,14 +157,30 @@ def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> Non
         layout.findings.add(Kind.OTHER, f"{private}chunk {_name(kind)}", "", "PNG")
 
 
-def _renamed_iccp(body: bytes, found: Findings) -> bytes:
-    """iCCP starts with a free-text profile name (tools put user or device names there)."""
+def _clean_iccp(body: bytes, found: Findings) -> bytes | None:
+    """iCCP rebuilt: a neutral name (tools put user or device names there) and the profile
+    reduced to its colour tags; None when it holds no valid profile."""
     name, sep, rest = body.partition(b"\0")
-    if not sep or not rest:
-        raise CorruptImage("corrupt iCCP chunk")
+    profile = _inflate(rest[1:]) if sep and rest[:1] == b"\0" else None
     if name.lower() != ICC_NAME.lower():
         found.add(Kind.OTHER, "ICC profile name", name.decode("latin-1"), "PNG iCCP")
-    return chunk(b"iCCP", ICC_NAME + b"\0" + rest)
+    if profile is None:
+        found.add(Kind.OTHER, "invalid colour profile (removed)", f"{len(rest)} bytes", "PNG iCCP")
+        return None
+    result = sanitize_icc(profile, "PNG iCCP")
+    found.extend(result.findings)
+    if result.profile is None:
+        return None
+    return chunk(b"iCCP", ICC_NAME + b"\0\0" + zlib.compress(result.profile, 9))
+
+
+def _inflate(data: bytes) -> bytes | None:
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_ICC)
+    except zlib.error:
+        return None
+    return out if inflater.eof else None
 
 
 def _time_value(body: bytes) -> str:

@@ -9,7 +9,7 @@ Files the rewrite cannot express (old-style JPEG compression) are re-encoded los
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer, Part
 from safeshare.errors import CorruptImage, UnsupportedFormat
@@ -17,6 +17,7 @@ from safeshare.findings import Findings, Kind
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.formats.tiff_reencode import reencode_tiff
 from safeshare.metadata.exif import ExifReport, ExifWalker
+from safeshare.metadata.icc import sanitize_icc
 from safeshare.metadata.tiff_ifd import Entry, TiffReader
 
 STRUCTURAL = frozenset(
@@ -72,7 +73,7 @@ STRUCTURAL = frozenset(
     }
 )
 OFFSETS_TO_COUNTS = {273: 279, 324: 325}  # strips, tiles
-NEW_SUBFILE_TYPE, COMPRESSION, ORIENTATION, OLD_JPEG = 254, 259, 274, 6
+NEW_SUBFILE_TYPE, COMPRESSION, ORIENTATION, OLD_JPEG, ICC_TAG = 254, 259, 274, 6, 34675
 DNG_VERSION = 50706
 _WIDE_TYPES = {16: 4, 17: 9, 18: 13}  # BigTIFF 8-byte types -> classic 4-byte types
 
@@ -82,6 +83,7 @@ class Page:
     entries: dict[int, Entry]
     chunks: list[tuple[int, int]]  # (offset, length) of each strip or tile
     offsets_tag: int
+    replaced: dict[int, bytes] = field(default_factory=dict)  # tag -> new UNDEFINED value
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Layout:
     pages: list[Page]
     findings: Findings
     orientation: int
-    old_jpeg: bool
+    reencode: bool  # pages the structural rewrite cannot express (old-style JPEG, damage)
 
 
 class Tiff(ImageFormat):
@@ -107,7 +109,7 @@ class Tiff(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
-        if layout.old_jpeg:
+        if layout.reencode:
             parts, size, mode, pages = reencode_tiff(data, options)
             return Cleaned(parts, self.name, layout.findings, 1, True, None, size, mode, frames=pages)
         pages = len(layout.pages)
@@ -120,8 +122,10 @@ def parse(data: Buffer) -> Layout:
     reader = TiffReader(data)
     report = ExifReport()
     pages: list[Page] = []
-    offset, orientation, old_jpeg = reader.first_ifd, 1, False
-    while offset:
+    offset, orientation, reencode = reader.first_ifd, 1, False
+    visited: set[int] = set()
+    while offset and offset not in visited:  # a page list looping back ends there, as in libtiff
+        visited.add(offset)
         ifd = reader.read_ifd(offset)
         if DNG_VERSION in ifd.entries:
             raise UnsupportedFormat("camera raw (DNG) is not supported")
@@ -129,16 +133,16 @@ def parse(data: Buffer) -> Layout:
         if _is_reduced(reader, ifd.entries):
             report.findings.add(Kind.THUMBNAIL, "reduced-resolution page", "", "TIFF")
         else:
-            page = _page(reader, ifd.entries)
+            page = _page(reader, ifd.entries, report.findings)
             if not pages and ORIENTATION in page.entries:
                 orientation = reader.first_int(page.entries[ORIENTATION])
-            old_jpeg |= _compression(reader, page.entries) == OLD_JPEG
+            reencode |= _compression(reader, page.entries) == OLD_JPEG or _runs_past_end(reader, page)
             pages.append(page)
         offset = ifd.next_offset
     if not pages:
         raise CorruptImage("no full-resolution image in the TIFF file")
     orientation = orientation if 1 <= orientation <= 8 else 1
-    return Layout(reader, pages, report.findings, orientation, old_jpeg)
+    return Layout(reader, pages, report.findings, orientation, reencode)
 
 
 def _is_reduced(reader: TiffReader, entries: dict[int, Entry]) -> bool:
@@ -149,8 +153,16 @@ def _compression(reader: TiffReader, entries: dict[int, Entry]) -> int:
     return reader.first_int(entries[COMPRESSION]) if COMPRESSION in entries else 1
 
 
-def _page(reader: TiffReader, entries: dict[int, Entry]) -> Page:
+def _page(reader: TiffReader, entries: dict[int, Entry], found: Findings) -> Page:
     kept = {tag: e for tag, e in entries.items() if tag in STRUCTURAL}
+    replaced: dict[int, bytes] = {}
+    if ICC_TAG in kept:
+        icc = sanitize_icc(reader.raw(kept[ICC_TAG]), "TIFF ICC profile")
+        found.extend(icc.findings)
+        if icc.profile is None:
+            del kept[ICC_TAG]
+        else:
+            replaced[ICC_TAG] = icc.profile
     for offsets_tag, counts_tag in OFFSETS_TO_COUNTS.items():
         if offsets_tag in kept:
             if counts_tag not in kept:
@@ -158,11 +170,14 @@ def _page(reader: TiffReader, entries: dict[int, Entry]) -> Page:
             offsets, counts = reader.ints(kept[offsets_tag]), reader.ints(kept[counts_tag])
             if len(offsets) != len(counts):
                 raise CorruptImage("TIFF strip offsets and byte counts disagree")
-            for start, length in zip(offsets, counts, strict=True):
-                if start + length > len(reader.data):
-                    raise CorruptImage("truncated: TIFF image data runs past the end of the file")
-            return Page(kept, list(zip(offsets, counts, strict=True)), offsets_tag)
+            return Page(kept, list(zip(offsets, counts, strict=True)), offsets_tag, replaced)
     raise CorruptImage("TIFF page without image data")
+
+
+def _runs_past_end(reader: TiffReader, page: Page) -> bool:
+    """Strips claiming more bytes than the file has: libtiff reads what is there, so the
+    page is decoded and re-encoded rather than copied with impossible byte counts."""
+    return any(start + length > len(reader.data) for start, length in page.chunks)
 
 
 def write(layout: Layout) -> list[Part]:
@@ -217,6 +232,9 @@ def _entry_value(
     r: TiffReader, page: Page, tag: int, new_offsets: list[int], endian: str
 ) -> tuple[int, int, bytes]:
     entry = page.entries[tag]
+    if tag in page.replaced:
+        value = page.replaced[tag]
+        return 7, len(value), value
     if tag == page.offsets_tag:
         return 4, len(new_offsets), struct.pack(f"{endian}{len(new_offsets)}I", *new_offsets)
     if tag == OFFSETS_TO_COUNTS[page.offsets_tag]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import piexif
 
 from safeshare.binary import Buffer, Part, total_length, u32le, view
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.metadata import exif, xmp
 from safeshare.metadata.embedded import classify_trailer
+from safeshare.metadata.icc import sanitize_icc
 
 FLAG_ANIMATION, FLAG_XMP, FLAG_EXIF, FLAG_ALPHA, FLAG_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
 IMAGE_CHUNKS = {b"VP8 ", b"VP8L", b"ALPH"}
@@ -27,7 +28,7 @@ IMAGE_CHUNKS = {b"VP8 ", b"VP8L", b"ALPH"}
 @dataclass
 class Layout:
     vp8x: bytes | None = None
-    icc: Part | None = None
+    icc: bytes | None = None
     anim: Part | None = None
     image: list[Part] = field(default_factory=list)  # ANMF frames or ALPH + VP8/VP8L
     findings: Findings = field(default_factory=Findings)
@@ -91,7 +92,7 @@ def parse(data: Buffer) -> Layout:
         raise CorruptImage("not a WebP file (bad RIFF header)")
     riff_end = 8 + u32le(data, 4, "RIFF size")
     if riff_end > len(data):
-        raise CorruptImage("truncated: the file is shorter than its RIFF header says")
+        raise Truncated("truncated: the file is shorter than its RIFF header says")
     layout = Layout()
     for fourcc, start, end in _chunks(data, 12, riff_end):
         _chunk(fourcc, data, start, end, layout)
@@ -113,7 +114,7 @@ def _chunks(data: Buffer, pos: int, end: int) -> list[tuple[bytes, int, int]]:
         size = u32le(data, pos + 4, "WebP chunk size")
         stop = pos + 8 + size
         if stop > end:
-            raise CorruptImage(f"truncated: WebP chunk {fourcc!r} runs past the end")
+            raise Truncated(f"truncated: WebP chunk {fourcc!r} runs past the end")
         found.append((fourcc, pos, min(stop + (size & 1), end)))
         pos = stop + (size & 1)
     if pos < end:
@@ -133,7 +134,10 @@ def _chunk(fourcc: bytes, data: Buffer, start: int, end: int, layout: Layout) ->
     elif fourcc in IMAGE_CHUNKS:
         layout.image.append(whole)
     elif fourcc == b"ICCP":
-        layout.icc = whole
+        result = sanitize_icc(bytes(body), "WebP ICCP")
+        layout.findings.extend(result.findings)
+        if result.profile is not None:
+            layout.icc = b"".join(bytes(p) for p in riff_chunk(b"ICCP", result.profile))
     elif fourcc == b"ANIM":
         layout.anim = whole
     elif fourcc == b"ANMF":

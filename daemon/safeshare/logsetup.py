@@ -1,0 +1,40 @@
+"""Logging for the daemon: stderr and a rotating file in the platform's log folder.
+
+Log lines name files and the categories removed, never the removed values.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_NAME = "safeshare.log"
+
+
+def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
+    """Handlers on the root logger; returns the log file path (None if it cannot be written)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("PIL").setLevel(logging.DEBUG if verbose else logging.CRITICAL)  # results say it
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(stream)
+    if log_dir is None:
+        return None
+    path = log_dir / LOG_NAME
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            path, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
+        )
+    except OSError as exc:
+        logging.getLogger(__name__).warning("cannot write the log file %s: %s", path, exc.strerror)
+        return None
+    rotating.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(rotating)
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    return path

@@ -1,0 +1,95 @@
+"""`safeshare status` and `safeshare config`: what runs, what it watches, where things are."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+
+from safeshare import instance, logsetup, paths
+from safeshare.config import Config, config_path
+from safeshare.ledger import Ledger, Record
+from safeshare.report import shown
+
+LEDGER_NAME = "ledger.sqlite3"
+
+
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_lines(config: Config, state_dir: Path | None = None) -> list[str]:
+    state_dir = state_dir or paths.state_dir()
+    pid = instance.running_pid(state_dir)
+    state = instance.read_state(state_dir) if pid else {}
+    lines = [
+        f"daemon: running (pid {pid}, since {_when(state.get('started', 0))})"
+        if pid
+        else "daemon: not running"
+    ]
+    lines.append(
+        f"config: {config.source or 'built-in defaults (no config file at ' + str(config_path()) + ')'}"
+    )
+    lines.append(f"output: {shown(config.output)}")
+    lines.append("watching:")
+    watches = state.get("watches") or [
+        {"path": str(w.path), "state": "watching" if w.path.is_dir() else "missing"} for w in config.watch
+    ]
+    for watch in watches:
+        note = "" if watch["state"] == "watching" else "  (missing: watched as soon as it appears)"
+        lines.append(f"  {watch['path']}{note}")
+    ledger_path = state_dir / LEDGER_NAME
+    if ledger_path.exists():
+        ledger = Ledger(ledger_path)
+        try:
+            counts = ledger.counts()
+            lines.append("files: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none yet"))
+            lines += _section("last files", ledger.recent(8))
+            lines += _section("last errors", ledger.recent(5, errors_only=True))
+        finally:
+            ledger.close()
+    else:
+        lines.append("files: none yet")
+    lines.append(f"log: {paths.log_dir() / logsetup.LOG_NAME}")
+    return lines
+
+
+def _section(title: str, records: list[Record]) -> list[str]:
+    if not records:
+        return []
+    out = [f"{title}:"]
+    for r in records:
+        detail = f" -> {shown(r.output)}" if r.output else ""
+        detail += f" ({', '.join(r.categories)})" if r.categories else ""
+        detail += f": {r.reason}" if r.reason else ""
+        out.append(f"  {_when(r.at)}  {r.outcome:<8} {shown(r.path)}{detail}")
+    return out
+
+
+def config_lines(config: Config) -> list[str]:
+    """The effective configuration, as TOML a user could paste into their config file."""
+    lines = [
+        f"# configuration file: {config.source or 'none (built-in defaults)'}",
+        f"# state (ledger, lock): {paths.state_dir()}",
+        f"# logs: {paths.log_dir()}",
+        "",
+        f"output = {_toml(config.output)}",
+    ]
+    for name in ("clean", "daemon"):
+        lines += ["", f"[{name}]"]
+        section = getattr(config, name)
+        lines += [f"{f.name} = {_toml(getattr(section, f.name))}" for f in dataclasses.fields(section)]
+    for watch in config.watch:
+        lines += ["", "[[watch]]"] + [
+            f"{f.name} = {_toml(getattr(watch, f.name))}" for f in dataclasses.fields(watch)
+        ]
+    return lines
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'

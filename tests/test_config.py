@@ -1,0 +1,68 @@
+"""Configuration: the example documents every key with its default; errors name file and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from safeshare import config as config_mod
+from safeshare.config import CleanConfig, DaemonConfig, WatchConfig
+from safeshare.errors import ConfigError
+from tests.helpers import ROOT
+
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def test_example_documents_every_key_with_its_default() -> None:
+    table = tomllib.loads(EXAMPLE.read_text())
+    assert set(table) == {"output", "clean", "daemon", "watch"}
+    for name, cls in (("clean", CleanConfig), ("daemon", DaemonConfig)):
+        defaults = cls()
+        assert set(table[name]) == {f.name for f in dataclasses.fields(cls)}
+        for key, value in table[name].items():
+            assert getattr(defaults, key) == value, f"{name}.{key}"
+    for watch in table["watch"]:
+        assert set(watch) == {f.name for f in dataclasses.fields(WatchConfig)}
+    loaded = config_mod.load(EXAMPLE)
+    assert loaded.output == Path("~/Pictures/Safe to share").expanduser()
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("outptu = '/x'", "unknown key 'outptu'"),
+        ("[clean]\njpeg_quality = 101", "'clean.jpeg_quality' must be between 50 and 100, not 101"),
+        ("[clean]\nconvert_to = 'gif'", "'clean.convert_to' must be 'jpeg' or 'png', not 'gif'"),
+        ("[daemon]\nsettle_seconds = 'slow'", "'daemon.settle_seconds' must be a number"),
+        ("[[watch]]\nrecursive = true", "missing key 'watch[0].path'"),
+        ("[[watch]]\npath = '/x'\nlabel = '../up'", "'watch[0].label' must be a plain folder name"),
+        ("watch = 3", "'watch' must be a list"),
+        ("output = 5", "'output' must be a folder path"),
+        ("[clean\n", "invalid TOML"),
+    ],
+)
+def test_invalid_config_names_file_key_and_expectation(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        config_mod.load(path)
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFESHARE_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="not found"):
+        config_mod.load()
+
+
+def test_defaults_without_a_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    config = config_mod.load()
+    assert config.source is None
+    pictures = config.output.parent
+    assert config.output.name == "Safe to share"
+    assert [w.path for w in config.watch] == [pictures / "Screenshots", pictures]
