@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from safeshare.findings import Kind
-from safeshare.metadata.icc import sanitize_icc
 from safeshare.formats import CleanOptions
+from safeshare.metadata.icc import sanitize_icc
 from safeshare.pipeline import Pipeline, Result, Settings, Status
 from tests import synth
 from tests.helpers import bytes_after_end, exiftool_read, frames, psnr, residual_tags, same_pixels
