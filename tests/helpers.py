@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import struct
 import subprocess
@@ -19,7 +20,7 @@ from PIL import Image, ImageOps, ImageSequence
 pillow_heif.register_heif_opener()  # the tests decode HEIC originals to compare with outputs
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
+CORPUS = Path(os.environ.get("SAFESHARE_CORPUS", ROOT / ".." / "shared" / "corpus")).resolve()
 EXIFTOOL = shutil.which("exiftool")
 
 # What ExifTool may still report on a clean output: structure, colour, resolution, orientation.
