@@ -66,3 +66,29 @@ def test_defaults_without_a_config_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
     pictures = config.output.parent
     assert config.output.name == "Safe to share"
     assert [w.path for w in config.watch] == [pictures / "Screenshots", pictures]
+
+
+def test_default_folders_on_macos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """macOS: the screenshot location from `defaults`, else the Desktop (mocked at the OS edge)."""
+    from safeshare import paths
+
+    monkeypatch.setattr(paths.sys, "platform", "darwin")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    defaults = fake_bin / "defaults"
+    defaults.write_text("#!/bin/sh\n[ \"$*\" = 'read com.apple.screencapture location' ] && echo ~/Shots\n")
+    defaults.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
+    assert paths.default_watch_folders()[0] == tmp_path / "Shots"
+    defaults.write_text("#!/bin/sh\nexit 1\n")
+    assert paths.default_watch_folders()[0] == tmp_path / "Desktop"
+
+
+def test_default_folders_on_windows_fall_back_without_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeshare import paths
+
+    monkeypatch.setattr(paths.sys, "platform", "win32")
+    screenshots, camera_roll = paths.default_watch_folders()
+    assert screenshots == paths.pictures_dir() / "Screenshots"
+    assert camera_roll == paths.pictures_dir() / "Camera Roll"

@@ -36,7 +36,7 @@ class WatchConfig:
 @dataclass(frozen=True)
 class DaemonConfig:
     first_start: str = field(default="baseline", metadata={"choices": ("baseline", "clean")})
-    rescan_minutes: int = field(default=10, metadata={"min": 0})
+    rescan_minutes: float = field(default=10.0, metadata={"min": 0})
     settle_seconds: float = field(default=1.0, metadata={"min": 0.05, "max": 600})
     folder_check_seconds: float = field(default=5.0, metadata={"min": 0.1, "max": 3600})
 

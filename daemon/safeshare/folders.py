@@ -53,6 +53,11 @@ class Folders:
         self.folders = [Folder(c, c.path.absolute()) for c in configs]
         self.observer = observer
         self.handler = handler
+        for folder in self.folders:
+            if _identity(folder.config.path) is None:
+                log.info(
+                    "%s does not exist yet; it will be watched as soon as it appears", folder.config.path
+                )
 
     def check(self, appeared: Callable[[Folder], None]) -> bool:
         """Re-stat every folder; (re)schedule the ones that appeared. True if anything changed."""

@@ -62,7 +62,7 @@ def _macos_screenshot_folder() -> Path:
 
 def _windows_screenshots(pictures: Path) -> Path:
     """The Screenshots known folder (FOLDERID_Screenshots), else Pictures\\Screenshots."""
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    try:
         import ctypes
         import uuid
         from ctypes import wintypes
@@ -74,8 +74,10 @@ def _windows_screenshots(pictures: Path) -> Path:
         if shell32.SHGetKnownFolderPath(ctypes.byref(guid), 0, wintypes.HANDLE(0), ctypes.byref(out)) == 0:
             path = Path(out.value or "")
             ctypes.windll.ole32.CoTaskMemFree(out)  # type: ignore[attr-defined]
-            if str(path):
+            if str(path) not in ("", "."):
                 return path
+    except (AttributeError, OSError, ImportError):
+        pass  # not on Windows (ctypes.windll is missing), or the shell call failed
     return pictures / "Screenshots"
 
 
