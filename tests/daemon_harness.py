@@ -44,6 +44,7 @@ class DaemonRun:
         self.output = output or (root / "safe")
         self.watches = watches if watches is not None else [{"path": str(self.pictures)}]
         self.config = root / "safeshare.toml"
+        root.mkdir(parents=True, exist_ok=True)
         lines = [
             f'output = "{self.output}"',
             extra,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safeshare import config as config_mod
-from safeshare.config import CleanConfig, DaemonConfig, WatchConfig
+from safeshare.config import CleanConfig, DaemonConfig, NotifyConfig, WatchConfig
 from safeshare.errors import ConfigError
 from tests.helpers import ROOT
 
@@ -18,8 +18,8 @@ EXAMPLE = ROOT / "config.example.toml"
 
 def test_example_documents_every_key_with_its_default() -> None:
     table = tomllib.loads(EXAMPLE.read_text())
-    assert set(table) == {"output", "clean", "daemon", "watch"}
-    for name, cls in (("clean", CleanConfig), ("daemon", DaemonConfig)):
+    assert set(table) == {"output", "clean", "daemon", "notify", "watch"}
+    for name, cls in (("clean", CleanConfig), ("daemon", DaemonConfig), ("notify", NotifyConfig)):
         defaults = cls()
         assert set(table[name]) == {f.name for f in dataclasses.fields(cls)}
         for key, value in table[name].items():

@@ -132,7 +132,7 @@ def test_hidden_and_temp_files_are_ignored(run: DaemonRun) -> None:
         wait_until(lambda: (run.output / "real.jpg").exists())
         time.sleep(1)
     assert [p.name for p in run.outputs()] == ["real.jpg"]
-    assert run.outcomes()[str(run.pictures / "notes.txt")] == "refused"  # said why, not dropped
+    assert run.outcomes()[str(run.pictures / "notes.txt")] == "skipped"  # recorded, not nagged about
 
 
 def test_burst_of_500_files(run: DaemonRun) -> None:

@@ -90,16 +90,23 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
     from safeshare import logsetup, paths
     from safeshare.daemon import Daemon
     from safeshare.instance import AlreadyRunning
+    from safeshare.notify import Notifier
+    from safeshare.places import describe_position
 
     logsetup.configure(paths.log_dir(), args.verbose)
+    notifier = Notifier(
+        config.notify, config.output, place=describe_position if config.notify.place_names else None
+    )
     try:
-        return Daemon(config).run()
+        return Daemon(config, on_result=notifier.file_done).run()
     except AlreadyRunning as exc:
         print(f"safeshare: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ConfigError as exc:
         print(f"safeshare: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        notifier.close()
 
 
 def run_status(args: argparse.Namespace, config: config_mod.Config) -> int:

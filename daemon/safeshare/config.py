@@ -42,11 +42,20 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    when: str = field(default="all", metadata={"choices": ("all", "errors", "never")})
+    detail: str = field(default="full", metadata={"choices": ("full", "brief")})
+    burst_seconds: float = field(default=2.0, metadata={"min": 0.0, "max": 60})
+    place_names: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     output: Path
     watch: tuple[WatchConfig, ...]
     clean: CleanConfig = CleanConfig()
     daemon: DaemonConfig = DaemonConfig()
+    notify: NotifyConfig = NotifyConfig()
     source: Path | None = None  # the file it was read from, None for built-in defaults
 
 
@@ -81,7 +90,7 @@ def defaults() -> Config:
 
 
 def from_table(table: dict[str, Any], path: Path) -> Config:
-    known = {"output", "watch", "clean", "daemon"}
+    known = {"output", "watch", "clean", "daemon", "notify"}
     _reject_unknown(table, known, path, "")
     output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
     watch_list = table.get("watch")
@@ -93,7 +102,8 @@ def from_table(table: dict[str, Any], path: Path) -> Config:
         watches = tuple(_build(WatchConfig, w, path, f"watch[{i}].") for i, w in enumerate(watch_list))
     clean = _build(CleanConfig, table.get("clean", {}), path, "clean.")
     daemon = _build(DaemonConfig, table.get("daemon", {}), path, "daemon.")
-    return Config(output, watches, clean, daemon, path)
+    notify = _build(NotifyConfig, table.get("notify", {}), path, "notify.")
+    return Config(output, watches, clean, daemon, notify, path)
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], path: Path, prefix: str) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from watchdog.observers import Observer
 
 from safeshare import instance, paths
-from safeshare.batch import pipeline_settings
+from safeshare.batch import IMAGE_SUFFIXES, pipeline_settings
 from safeshare.config import Config
 from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
@@ -286,6 +286,13 @@ class Daemon:
                 self.settler.touch(path, complete=True, delay=RETRY_DELAYS[attempt])
                 return
         self.attempts.pop(path, None)
+        if result.not_image and path.suffix.lower() not in IMAGE_SUFFIXES:
+            # Videos, documents and the like land in picture folders too: noted, not nagged about.
+            self.ledger.record(
+                path, "skipped", size=size, mtime_ns=mtime_ns, sha256=digest, reason=result.reason
+            )
+            log.info("skipped %s: %s", path.name, result.reason)
+            return
         self.ledger.record(
             path,
             result.status.value,

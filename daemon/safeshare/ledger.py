@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS history (
 """
 HISTORY_KEPT = 500
 # Outcomes after which an unchanged file is never looked at again.
-FINAL = ("cleaned", "refused", "baseline", "duplicate")
+FINAL = ("cleaned", "refused", "baseline", "duplicate", "skipped")
 
 
 @dataclass(frozen=True)

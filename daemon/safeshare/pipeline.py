@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from safeshare.errors import EmptyFile, InputError, OutputError, SafeshareError, Truncated, Vanished
+from safeshare.errors import (
+    EmptyFile,
+    InputError,
+    NotAnImage,
+    OutputError,
+    SafeshareError,
+    Truncated,
+    UnsupportedFormat,
+    Vanished,
+)
 from safeshare.fileio import Source, publish, read_input
 from safeshare.findings import Findings
 from safeshare.formats import HEAD_SIZE, CleanOptions, detect
@@ -50,6 +59,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     retryable: bool = False  # the input may still be being written (empty or truncated)
     vanished: bool = False  # the input disappeared before it could be read
+    not_image: bool = False  # its content is no image we clean (text, video, BMP...)
 
     @property
     def ok(self) -> bool:
@@ -131,8 +141,10 @@ class Pipeline:
 
 def _refused(source: Path, exc: InputError) -> Result:
     retry = isinstance(exc, Truncated | EmptyFile)
+    other = isinstance(exc, NotAnImage | UnsupportedFormat) and not retry
+    vanished = isinstance(exc, Vanished)
     return Result(
-        source, Status.REFUSED, reason=str(exc), retryable=retry, vanished=isinstance(exc, Vanished)
+        source, Status.REFUSED, reason=str(exc), retryable=retry, vanished=vanished, not_image=other
     )
 
 

@@ -75,7 +75,7 @@ def config_lines(config: Config) -> list[str]:
         "",
         f"output = {_toml(config.output)}",
     ]
-    for name in ("clean", "daemon"):
+    for name in ("clean", "daemon", "notify"):
         lines += ["", f"[{name}]"]
         section = getattr(config, name)
         lines += [f"{f.name} = {_toml(getattr(section, f.name))}" for f in dataclasses.fields(section)]
