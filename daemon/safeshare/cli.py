@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="one JSON object per file")
 
     sub.add_parser("run", help="watch the configured folders in the foreground (what the service starts)")
+    service = sub.add_parser("service", help="start safeshare at login: install, uninstall or status")
+    service.add_argument("action", choices=("install", "uninstall", "status"))
+    service.add_argument(
+        "--dry-run", action="store_true", help="print the files and commands, change nothing"
+    )
     sub.add_parser("status", help="whether the daemon runs, what it watches, the last files and errors")
     sub.add_parser("config", help="print the effective configuration and the paths in use")
     return parser
@@ -82,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": run_daemon,
         "status": run_status,
         "config": run_config,
+        "service": run_service,
     }
     return commands[args.command](args, config)
 
@@ -107,6 +113,26 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
         return EXIT_USAGE
     finally:
         notifier.close()
+
+
+def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare.service import choose_backend, status_lines
+    from safeshare.service_plan import ServiceError
+
+    backend = choose_backend(config)
+    try:
+        if args.action == "status":
+            print("\n".join(status_lines(backend)))
+        elif args.action == "install":
+            print(f"{'dry run: ' if args.dry_run else ''}installing the {backend.name}")
+            backend.install(args.dry_run, sys.stdout)
+        else:
+            print(f"{'dry run: ' if args.dry_run else ''}removing the {backend.name}")
+            backend.uninstall(args.dry_run, sys.stdout)
+    except (ServiceError, OSError) as exc:
+        print(f"safeshare: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def run_status(args: argparse.Namespace, config: config_mod.Config) -> int:
