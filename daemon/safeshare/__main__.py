@@ -4,4 +4,5 @@ import sys
 
 from safeshare.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the decoder worker imports this module too (spawn)
+    sys.exit(main())

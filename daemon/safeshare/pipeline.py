@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -111,8 +111,9 @@ class Pipeline:
     def _clean(self, source: Path, src: Source, out_dir: Path, claim: Claim, follow_symlinks: bool) -> Result:
         options = self.settings.clean
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
+        options = replace(options, path=source)  # so that the decoder worker can read it itself
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
-        expected = pillow_view(src.data, options.max_pixels) if fmt.lossless else None
+        expected = pillow_view(str(source), fmt.name, options.max_pixels) if fmt.lossless else None
         findings = Findings()
         findings.extend(cleaned.findings)
         xattr_findings(source, findings, follow_symlinks)

@@ -8,15 +8,14 @@ nothing: the verifier relies on exactly that.
 
 from __future__ import annotations
 
-import io
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from safeshare.binary import Buffer, Part
-from safeshare.errors import Truncated
 from safeshare.findings import Findings
+from safeshare.pillow_reading import Source, full_decode
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,7 @@ class CleanOptions:
     convert_to: str = "jpeg"  # re-encoded formats (HEIC/HEIF/AVIF): "jpeg" or "png"
     jpeg_quality: int = 95
     max_pixels: int = 200_000_000
+    path: Path | None = None  # the file being cleaned: the decoder worker reads it itself
 
 
 @dataclass
@@ -74,14 +74,13 @@ class ImageFormat(ABC):
         """Rebuild `data` from its allowed parts; raises an InputError if it cannot."""
 
 
-def require_full_decode(data: Buffer, reason: str) -> None:
-    """Decode every pixel with Pillow; Truncated(reason) if that fails."""
-    from PIL import Image
+def source_of(data: Buffer, options: CleanOptions) -> Source:
+    """What the decoder worker should read: the file's path when known, else its bytes."""
+    return str(options.path) if options.path is not None else bytes(data)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise Truncated(reason) from exc
+
+def require_full_decode(data: Buffer, options: CleanOptions, reason: str) -> None:
+    """Decode every pixel (in the decoder worker); Truncated(reason) if that fails."""
+    from safeshare import isolation
+
+    isolation.pool().call(full_decode, source_of(data, options), reason, options.max_pixels)

@@ -55,7 +55,7 @@ class Gif(ImageFormat):
                 f"a frame of {layout.largest_frame} pixels is over the limit of {options.max_pixels}"
             )
         if not layout.terminated:
-            require_full_decode(data, "truncated: the GIF ends before its trailer")
+            require_full_decode(data, options, "truncated: the GIF ends before its trailer")
         return Cleaned([*layout.parts, b";"], self.name, layout.findings)
 
 

@@ -86,7 +86,7 @@ class Jpeg(ImageFormat):
         if layout.unterminated:
             # Without an end marker only a decode can tell a complete image from a truncated
             # one. Rare, so the lossless path stays decode-free for every other file.
-            require_full_decode(data, "truncated: the image data ends before its end marker")
+            require_full_decode(data, options, "truncated: the image data ends before its end marker")
         parts: list[Part] = [b"\xff\xd8"]
         if layout.jfif is not None:
             parts.append(layout.jfif)

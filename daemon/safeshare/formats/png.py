@@ -92,7 +92,7 @@ class Png(ImageFormat):
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
         if not layout.terminated:
-            require_full_decode(data, "truncated: the image data ends before its IEND chunk")
+            require_full_decode(data, options, "truncated: the image data ends before its IEND chunk")
         orientation = layout.orientation
         parts: list[Part] = [SIGNATURE, layout.keep[0]]  # IHDR first; eXIf before IDAT
         if orientation != 1:

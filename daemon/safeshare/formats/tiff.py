@@ -11,11 +11,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from safeshare import isolation
 from safeshare.binary import Buffer, Part
 from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.findings import Findings, Kind
-from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
-from safeshare.formats.tiff_reencode import reencode_tiff
+from safeshare.formats import reencode
+from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
 from safeshare.metadata.exif import ExifReport, ExifWalker
 from safeshare.metadata.icc import sanitize_icc
 from safeshare.metadata.tiff_ifd import Entry, TiffReader
@@ -110,8 +111,11 @@ class Tiff(ImageFormat):
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
         if layout.reencode:
-            parts, size, mode, pages = reencode_tiff(data, options)
-            return Cleaned(parts, self.name, layout.findings, 1, True, None, size, mode, frames=pages)
+            out = isolation.pool().call(reencode.tiff, source_of(data, options), options.max_pixels)
+            layout.findings.extend(out.findings)
+            return Cleaned(
+                [out.data], self.name, layout.findings, 1, True, None, out.size, out.mode, frames=out.frames
+            )
         pages = len(layout.pages)
         return Cleaned(write(layout), self.name, layout.findings, layout.orientation, frames=pages)
 

@@ -1,0 +1,119 @@
+"""Re-encoding from pixels, for what cannot be cleaned losslessly. Runs in the decoder
+worker (see isolation.py): libheif, libavif and libtiff only ever see files there.
+
+HEIF/AVIF: the primary image, turned upright (irot/imir), written as JPEG (or PNG when it
+has transparency or the user asks). TIFF pages the structural rewrite cannot express:
+every full-resolution page, losslessly (Deflate). ICC profiles are kept, reduced to their
+colour tags.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps, ImageSequence
+
+from safeshare.findings import Finding
+from safeshare.metadata.icc import sanitize_icc
+from safeshare.pillow_reading import Source, opened
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass(frozen=True)
+class Reencoded:
+    data: bytes
+    format: str  # "JPEG", "PNG" or "TIFF"
+    size: tuple[int, int]
+    mode: str
+    frames: int = 1
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def isobmff(source: Source, convert_to: str, quality: int, max_pixels: int) -> Reencoded:
+    """A HEIF or AVIF primary image, upright, as JPEG or PNG."""
+    _register_heif()
+    with opened(source, max_pixels) as image:
+        image.load()
+        transpose = _TRANSPOSE.get(_decoder_orientation(image))
+        upright = image.transpose(transpose) if transpose is not None else image  # FLIP_LEFT_RIGHT is 0
+        icc = (
+            sanitize_icc(image.info["icc_profile"], "HEIF colour profile")
+            if image.info.get("icc_profile")
+            else None
+        )
+    extra = {"icc_profile": icc.profile} if icc is not None and icc.profile else {}
+    as_png = convert_to == "png" or upright.mode in ("RGBA", "LA", "PA")
+    out = io.BytesIO()
+    if as_png:
+        upright.save(out, "PNG", **extra)
+    else:
+        upright = upright if upright.mode in ("RGB", "L") else upright.convert("RGB")
+        upright.save(out, "JPEG", quality=quality, subsampling=0, **extra)
+    notes = ["kept as PNG to keep transparency"] if as_png and convert_to != "png" else []
+    findings = icc.findings if icc is not None else []
+    return Reencoded(
+        out.getvalue(), "PNG" if as_png else "JPEG", upright.size, upright.mode, 1, findings, notes
+    )
+
+
+def tiff(source: Source, max_pixels: int) -> Reencoded:
+    """Every full-resolution page, orientation applied, losslessly compressed."""
+    with opened(source, max_pixels) as image:
+        icc = image.info.get("icc_profile")
+        pages = [
+            ImageOps.exif_transpose(frame.copy())
+            for frame in ImageSequence.Iterator(image)
+            if not getattr(frame, "tag_v2", {}).get(254, 0) & 1  # reduced-resolution pages are thumbnails
+        ]
+    profile = sanitize_icc(icc) if icc else None
+    extra = {"icc_profile": profile.profile} if profile is not None and profile.profile else {}
+    out = io.BytesIO()
+    pages[0].save(
+        out, "TIFF", compression="tiff_adobe_deflate", save_all=True, append_images=pages[1:], **extra
+    )
+    findings = profile.findings if profile is not None else []
+    return Reencoded(out.getvalue(), "TIFF", pages[0].size, pages[0].mode, len(pages), findings)
+
+
+def _decoder_orientation(image: Image.Image) -> int:
+    """Orientation the decoder reports for irot/imir (Pillow's AVIF plugin puts it in the
+    Exif it returns; pillow-heif applies the transform itself and reports 1). XMP
+    orientation is ignored on purpose: HEIF readers display irot/imir only."""
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except (OSError, ValueError, SyntaxError):
+        return 1
+    value = exif.get(0x0112, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+_registered = False
+
+
+def _register_heif() -> None:
+    """pillow-heif is imported only when a HEIF file needs decoding (it is heavy)."""
+    global _registered
+    if _registered:
+        return
+    import pillow_heif
+
+    pillow_heif.options.THUMBNAILS = False
+    pillow_heif.options.DEPTH_IMAGES = False
+    pillow_heif.options.AUX_IMAGES = False
+    pillow_heif.register_heif_opener()
+    _registered = True

@@ -1,0 +1,101 @@
+"""What Pillow reads from a file, run in the decoder worker when C code is involved.
+
+Functions here take a `Source`: a path (the worker opens the file itself) or the bytes.
+Results are plain picklable data; problems are SafeshareError subclasses.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from PIL import Image, UnidentifiedImageError
+
+from safeshare.errors import CorruptImage, TooLarge, Truncated
+
+Source = str | bytes  # a file path, or the file's bytes
+
+
+@dataclass(frozen=True)
+class PillowView:
+    """Pillow's reading of a file: headers, frame count, and the metadata it exposes."""
+
+    format: str
+    size: tuple[int, int]
+    mode: str
+    frames: int
+    info_keys: frozenset[str] = frozenset()
+    exif_tags: dict[int, object] = field(default_factory=dict)
+    extension: bytes = b""  # GIF application extension Pillow reports, if any
+
+
+@contextmanager
+def opened(source: Source, max_pixels: int) -> Iterator[Image.Image]:
+    """Pillow's image, refusing over-large canvases before any pixel is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(source if isinstance(source, str) else io.BytesIO(source)) as image:
+                if image.width * image.height > max_pixels:
+                    raise TooLarge(f"{image.width}x{image.height} pixels is over the limit of {max_pixels}")
+                yield image
+    except UnidentifiedImageError as exc:
+        raise CorruptImage("the image library cannot read it (it does not recognise the data)") from exc
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise CorruptImage(f"the image library cannot read it ({first_line(exc)})") from exc
+
+
+def view(source: Source, max_pixels: int) -> PillowView:
+    """Headers and frame count (for GIF and animated WebP, counting frames decodes them)."""
+    with opened(source, max_pixels) as image:
+        frames = getattr(image, "n_frames", 1)
+        return PillowView(
+            image.format or "",
+            image.size,
+            image.mode,
+            frames,
+            frozenset(str(key) for key in image.info),
+            exif_tags(image),
+            _gif_extension(image),
+        )
+
+
+def full_decode(source: Source, reason: str, max_pixels: int) -> None:
+    """Decode every pixel of every frame; Truncated(reason) when that fails."""
+    try:
+        with opened(source, max_pixels) as image:
+            for index in range(getattr(image, "n_frames", 1)):
+                image.seek(index)
+                image.load()
+    except CorruptImage as exc:
+        raise Truncated(reason) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise Truncated(reason) from exc
+
+
+def exif_tags(image: Image.Image) -> dict[int, object]:
+    """EXIF as Pillow reads it from the headers. `getexif()` is avoided except for TIFF: on
+    a PNG without eXIf it decodes the whole image looking for one after the pixel data."""
+    if image.format == "TIFF":
+        return dict(image.getexif())
+    exif = Image.Exif()
+    raw = image.info.get("exif")
+    if raw:
+        exif.load(raw)
+    return dict(exif)
+
+
+def _gif_extension(image: Image.Image) -> bytes:
+    block = image.info.get("extension")
+    return bytes(block[0]) if isinstance(block, tuple) and block else b""
+
+
+def first_line(exc: BaseException) -> str:
+    """Pillow's message without the object reprs it sometimes embeds ('<_io.BytesIO ...>')."""
+    import re
+
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
