@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeshare import isolation
 from safeshare.config import CleanConfig
 from safeshare.errors import NotAnImage, UnsupportedFormat
 from safeshare.formats import FORMATS, HEAD_SIZE, CleanOptions, detect
@@ -97,7 +98,8 @@ def make_claim() -> Claim:
 
 
 def pipeline_settings(clean: CleanConfig, rename: bool | None, convert_to: str | None) -> Settings:
-    """Config values, overridden by command-line flags where given."""
+    """Config values, overridden by command-line flags where given (decoder limits included)."""
+    isolation.configure(clean.decode_seconds, clean.decode_memory_mb)
     options = CleanOptions(
         convert_to=convert_to or clean.convert_to,
         jpeg_quality=clean.jpeg_quality,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from safeshare import __version__
+from safeshare import __version__, logsetup
 from safeshare import config as config_mod
 from safeshare.batch import collect, make_claim, pipeline_settings
 from safeshare.errors import ConfigError
@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="safeshare: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(logsetup.OneLine())
     # Decoder chatter about a broken file would read as our own error; the file's result says it.
     logging.getLogger("PIL").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     try:
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
-    from safeshare import logsetup, paths
+    from safeshare import paths
     from safeshare.daemon import Daemon
     from safeshare.instance import AlreadyRunning
     from safeshare.notify import Notifier
@@ -160,7 +162,7 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     progress = Progress(len(jobs))
     status = EXIT_OK
     for job in jobs:
-        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim)
+        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
         progress.clear()
         if args.json:
             print(clean_json(result), flush=True)

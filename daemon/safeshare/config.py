@@ -24,6 +24,8 @@ class CleanConfig:
     jpeg_quality: int = field(default=95, metadata={"min": 50, "max": 100})
     max_pixels: int = field(default=200_000_000, metadata={"min": 1})
     max_file_mb: int = field(default=1024, metadata={"min": 1})
+    decode_seconds: float = field(default=60.0, metadata={"min": 1, "max": 3600})
+    decode_memory_mb: int = field(default=2048, metadata={"min": 256})
 
 
 @dataclass(frozen=True)

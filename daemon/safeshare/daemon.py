@@ -9,33 +9,28 @@ dropped. SIGTERM/SIGINT let the worker finish its current file, then everything 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
 import signal
-import stat
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.observers import Observer
 
 from safeshare import instance, paths
-from safeshare.batch import IMAGE_SUFFIXES, pipeline_settings
+from safeshare.batch import pipeline_settings
 from safeshare.config import Config
 from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
 from safeshare.folders import Folder, Folders, files_in
+from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger
-from safeshare.naming import numbered
-from safeshare.pipeline import Claim, Pipeline, Result, Status
+from safeshare.pipeline import Pipeline
 from safeshare.watcher import EventFilter, Settler
 
 log = logging.getLogger(__name__)
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for files that look unfinished (empty, truncated)
-OnResult = Callable[[Result], None]
 
 
 class Daemon:
@@ -59,8 +54,7 @@ class Daemon:
         self.observer = Observer(timeout=5)
         self.folders = Folders(config.watch, self.observer, handler)
         self.ledger: Ledger | None = None
-        self.attempts: dict[Path, int] = {}
-        self.first_start = False
+        self.handler: FileHandler | None = None
         self.started = time.time()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -70,6 +64,9 @@ class Daemon:
         lock.acquire()
         try:
             self.ledger = Ledger(self.state_dir / "ledger.sqlite3")
+            self.handler = FileHandler(
+                self.pipeline, self.ledger, self.folders, self.settler, self.output, self.on_result
+            )
             self._install_signals()
             self._remove_stale_temp_files()
             self._resume_unfinished()
@@ -194,116 +191,12 @@ class Daemon:
 
     # -- work --------------------------------------------------------------------------------
     def _work(self) -> None:
+        assert self.handler is not None
         while True:
             path = self.queue.get()
             if path is None or self.stop_event.is_set():
                 return
             try:
-                self.process(path)
+                self.handler.process(path)
             except Exception:  # the daemon outlives any single file
                 log.exception("unexpected error while handling %s", path.name)
-
-    def process(self, path: Path) -> None:
-        assert self.ledger is not None
-        folder = self.folders.owner(path)
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return
-        if folder is None or not stat.S_ISREG(st.st_mode) or path.is_relative_to(self.output):
-            return
-        if self.ledger.is_done(path, st.st_size, st.st_mtime_ns):
-            return
-        src = self.pipeline.read(path, follow_symlinks=False)
-        if isinstance(src, Result):
-            self._finish(src, st.st_size, st.st_mtime_ns, None)
-            return
-        digest = hashlib.sha256(src.data).hexdigest()
-        seen = self.ledger.content_seen(digest)
-        if seen is not None:
-            # Same bytes as a file already handled (a copy, a move, a touch): not done twice.
-            outcome = seen.outcome if seen.path == path else "duplicate"
-            self.ledger.record(
-                path,
-                outcome,
-                size=src.size,
-                mtime_ns=src.mtime_ns,
-                sha256=digest,
-                output=seen.output,
-                categories=seen.categories,
-                history=False,
-            )
-            log.info("%s: same content as %s, not cleaned again", path.name, seen.path.name)
-            return
-        out_dir = self.output / folder.config.label if folder.config.label else self.output
-        result = self.pipeline.clean_source(
-            path, src, out_dir, self._claim(digest, src.size, src.mtime_ns), False
-        )
-        self._finish(result, src.size, src.mtime_ns, digest)
-
-    def _claim(self, digest: str, size: int, mtime_ns: int) -> Claim:
-        """Output names owned per input: a changed file updates its copy; two inputs with the
-        same name get 'name.jpg' and 'name (2).jpg'. The intent is recorded before writing."""
-        ledger = self.ledger
-        assert ledger is not None
-
-        def claim(desired: Path, source: Path) -> Path:
-            candidate, n = desired, 1
-            while True:
-                owner = ledger.owner_of(candidate)
-                if owner == source or (owner is None and not os.path.lexists(candidate)):
-                    break
-                n += 1
-                candidate = numbered(desired, n)
-            ledger.record(
-                source,
-                "working",
-                size=size,
-                mtime_ns=mtime_ns,
-                sha256=digest,
-                output=candidate,
-                history=False,
-            )
-            return candidate
-
-        return claim
-
-    def _finish(self, result: Result, size: int, mtime_ns: int, digest: str | None) -> None:
-        assert self.ledger is not None
-        path = result.source
-        if result.vanished:
-            return
-        if result.retryable:
-            attempt = self.attempts.get(path, 0)
-            if attempt < len(RETRY_DELAYS):
-                self.attempts[path] = attempt + 1
-                log.info(
-                    "%s looks unfinished (%s); retrying in %.1f s",
-                    path.name,
-                    result.reason,
-                    RETRY_DELAYS[attempt],
-                )
-                self.settler.touch(path, complete=True, delay=RETRY_DELAYS[attempt])
-                return
-        self.attempts.pop(path, None)
-        if result.not_image and path.suffix.lower() not in IMAGE_SUFFIXES:
-            # Videos, documents and the like land in picture folders too: noted, not nagged about.
-            self.ledger.record(
-                path, "skipped", size=size, mtime_ns=mtime_ns, sha256=digest, reason=result.reason
-            )
-            log.info("skipped %s: %s", path.name, result.reason)
-            return
-        self.ledger.record(
-            path,
-            result.status.value,
-            size=size,
-            mtime_ns=mtime_ns,
-            sha256=digest,
-            output=result.output,
-            fmt=result.format,
-            categories=result.findings.categories(),
-            reason=result.reason,
-        )
-        if result.status is not Status.CLEANED:
-            log.warning("%s %s: %s", result.status.value, path.name, result.reason)
-        self.on_result(result)

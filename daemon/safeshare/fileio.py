@@ -90,11 +90,18 @@ def _read_exactly(fd: int, size: int) -> bytearray:
     return data
 
 
-def publish(parts: Iterable[Part], final: Path, mode: int, check: Callable[[Path], None]) -> None:
-    """Write `parts` to a temp file beside `final`, fsync, `check` it, rename it into place."""
+def publish(
+    parts: Iterable[Part], final: Path, mode: int, check: Callable[[Path], None], root: Path | None = None
+) -> None:
+    """Write `parts` to a temp file beside `final`, fsync, `check` it, rename it into place.
+
+    `root` is the output folder: a folder link inside it that leads elsewhere is refused, so
+    nothing is ever written outside it."""
     folder = final.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if root is not None and not folder.resolve().is_relative_to(root.resolve()):
+            raise OutputError(f"{folder} leads outside the output folder {root}; nothing was written")
         fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write to {folder}: {describe_os_error(exc)}") from exc

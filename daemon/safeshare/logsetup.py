@@ -10,6 +10,22 @@ import logging.handlers
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class OneLine(logging.Filter):
+    """File names may hold newlines, control characters or bytes that are not UTF-8: they are
+    escaped, so that one event is one line and nobody can forge a log line with a name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.isprintable():
+            record.msg = "".join(
+                c if c.isprintable() else c.encode("unicode_escape").decode() for c in message
+            )
+            record.args = ()
+        return True
+
+
 LOG_NAME = "safeshare.log"
 
 
@@ -22,6 +38,7 @@ def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
         root.removeHandler(handler)
     stream = logging.StreamHandler()
     stream.setFormatter(logging.Formatter(FORMAT))
+    stream.addFilter(OneLine())
     root.addHandler(stream)
     if log_dir is None:
         return None
@@ -35,6 +52,7 @@ def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", path, exc.strerror)
         return None
     rotating.setFormatter(logging.Formatter(FORMAT))
+    rotating.addFilter(OneLine())
     root.addHandler(rotating)
     logging.getLogger("watchdog").setLevel(logging.WARNING)
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,13 +48,24 @@ def neutral_name(parts: Iterable[Part], suffix: str) -> str:
     return f"image-{digest.hexdigest()[:12]}{suffix.lower()}"
 
 
+NAME_MAX = 255  # bytes, on every common file system
+
+
+def fit_name(stem: str, suffix: str) -> str:
+    """stem + suffix, the stem shortened (never cut inside a character) to fit NAME_MAX."""
+    room = NAME_MAX - len(os.fsencode(suffix))
+    while len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return stem + suffix
+
+
 def output_name(source_name: str, new_extension: str | None) -> str:
     """The input's name, with the extension changed only when the format changed."""
     if new_extension is None:
         return source_name
-    return Path(source_name).stem + new_extension
+    return fit_name(Path(source_name).stem, new_extension)
 
 
 def numbered(path: Path, n: int) -> Path:
     """'IMG_1.jpg' -> 'IMG_1 (2).jpg' for the n-th file that wants the same name."""
-    return path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return path.with_name(fit_name(path.stem, f" ({n}){path.suffix}"))

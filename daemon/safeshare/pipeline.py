@@ -86,20 +86,31 @@ class Pipeline:
             return _refused(source, exc)
 
     def clean_file(
-        self, source: Path, out_dir: Path, claim: Claim = keep_path, follow_symlinks: bool = True
+        self,
+        source: Path,
+        out_dir: Path,
+        claim: Claim = keep_path,
+        follow_symlinks: bool = True,
+        root: Path | None = None,
     ) -> Result:
         src = self.read(source, follow_symlinks)
-        return (
-            src
-            if isinstance(src, Result)
-            else self.clean_source(source, src, out_dir, claim, follow_symlinks)
-        )
+        if isinstance(src, Result):
+            return src
+        return self.clean_source(source, src, out_dir, claim, follow_symlinks, root)
 
     def clean_source(
-        self, source: Path, src: Source, out_dir: Path, claim: Claim = keep_path, follow_symlinks: bool = True
+        self,
+        source: Path,
+        src: Source,
+        out_dir: Path,
+        claim: Claim = keep_path,
+        follow_symlinks: bool = True,
+        root: Path | None = None,
     ) -> Result:
+        """Clean `src` (the bytes of `source`) into `out_dir`, which lies inside `root` (the
+        output folder; `out_dir` itself when not given)."""
         try:
-            return self._clean(source, src, out_dir, claim, follow_symlinks)
+            return self._clean(source, src, out_dir, claim, follow_symlinks, root or out_dir)
         except InputError as exc:
             return _refused(source, exc)
         except SafeshareError as exc:
@@ -108,7 +119,9 @@ class Pipeline:
             log.exception("internal error while cleaning %s", source.name)
             return Result(source, Status.FAILED, reason=f"internal error ({type(exc).__name__})")
 
-    def _clean(self, source: Path, src: Source, out_dir: Path, claim: Claim, follow_symlinks: bool) -> Result:
+    def _clean(
+        self, source: Path, src: Source, out_dir: Path, claim: Claim, follow_symlinks: bool, root: Path
+    ) -> Result:
         options = self.settings.clean
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
         options = replace(options, path=source)  # so that the decoder worker can read it itself
@@ -133,7 +146,7 @@ class Pipeline:
         def check(temp: Path) -> None:
             verify_output(temp, cleaned, expected, options.max_pixels)
 
-        publish(cleaned.parts, final, src.mode, check)
+        publish(cleaned.parts, final, src.mode, check, root)
         log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
         return Result(
             source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded, findings, notes=notes
