@@ -26,7 +26,7 @@ def pool() -> DecoderPool:
 
 def test_a_segfault_costs_one_call_and_the_next_one_works(pool: DecoderPool) -> None:
     first = pool.call(crashers.pid)
-    with pytest.raises(CorruptImage, match="crashed on this file \\(killed by SIGSEGV\\)"):
+    with pytest.raises(CorruptImage, match=r"crashed on this file \(killed by SIGSEGV\)"):
         pool.call(crashers.segfault)
     assert pool.call(crashers.pid) != first  # a fresh worker
     assert first != os.getpid()
@@ -34,7 +34,7 @@ def test_a_segfault_costs_one_call_and_the_next_one_works(pool: DecoderPool) -> 
 
 def test_a_hang_is_cut_off_at_the_time_limit(pool: DecoderPool) -> None:
     pool.timeout = 0.5
-    with pytest.raises(CorruptImage, match="longer than 0.5 s"):
+    with pytest.raises(CorruptImage, match=r"longer than 0\.5 s"):
         pool.call(crashers.hang)
     pool.timeout = 5
     assert isinstance(pool.call(crashers.pid), int)

@@ -35,6 +35,7 @@ class PillowView:
 @contextmanager
 def opened(source: Source, max_pixels: int) -> Iterator[Image.Image]:
     """Pillow's image, refusing over-large canvases before any pixel is decoded."""
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below, checked before any pixel is decoded
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
