@@ -140,8 +140,8 @@ class FileHandler:
             categories=result.findings.categories(),
             reason=result.reason,
         )
-        if result.status is Status.FAILED:
-            # The output side failed (disk full, read-only or missing folder): try again later,
+        if result.output_error:
+            # The output could not be written (disk full, read-only or missing folder): try again later,
             # less and less often, and tell the user once, not at every attempt.
             failures = self.output_failures.get(path, 0)
             self.output_failures[path] = failures + 1

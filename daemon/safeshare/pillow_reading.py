@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
 
-from safeshare.errors import CorruptImage, TooLarge, Truncated
+from safeshare.errors import CorruptImage, SafeshareError, TooLarge, Truncated
 
 Source = str | bytes  # a file path, or the file's bytes
 
@@ -43,10 +43,14 @@ def opened(source: Source, max_pixels: int) -> Iterator[Image.Image]:
                 if image.width * image.height > max_pixels:
                     raise TooLarge(f"{image.width}x{image.height} pixels is over the limit of {max_pixels}")
                 yield image
+    except SafeshareError:
+        raise
     except UnidentifiedImageError as exc:
         raise CorruptImage("the image library cannot read it (it does not recognise the data)") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise CorruptImage(f"the image library cannot read it ({first_line(exc)})") from exc
+    except Exception as exc:
+        raise CorruptImage(f"the image library cannot read it ({type(exc).__name__})") from exc
 
 
 def view(source: Source, max_pixels: int) -> PillowView:

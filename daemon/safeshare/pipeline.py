@@ -60,6 +60,7 @@ class Result:
     retryable: bool = False  # the input may still be being written (empty or truncated)
     vanished: bool = False  # the input disappeared before it could be read
     not_image: bool = False  # its content is no image we clean (text, video, BMP...)
+    output_error: bool = False  # the output could not be written: worth trying again later
 
     @property
     def ok(self) -> bool:
@@ -114,7 +115,7 @@ class Pipeline:
         except InputError as exc:
             return _refused(source, exc)
         except SafeshareError as exc:
-            return Result(source, Status.FAILED, reason=str(exc))
+            return Result(source, Status.FAILED, reason=str(exc), output_error=isinstance(exc, OutputError))
         except Exception as exc:  # one bad file must never stop a batch or the daemon
             log.exception("internal error while cleaning %s", source.name)
             return Result(source, Status.FAILED, reason=f"internal error ({type(exc).__name__})")

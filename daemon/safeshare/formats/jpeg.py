@@ -56,6 +56,8 @@ class Layout:
     seen_exif: bool = False
     seen_xmp: bool = False
     unterminated: bool = False  # the last scan runs to the end of the file (no EOI)
+    has_frame: bool = False  # an SOFn was seen
+    has_scan: bool = False  # an SOS was seen
 
     @property
     def orientation(self) -> int:
@@ -83,6 +85,8 @@ class Jpeg(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
+        if not layout.has_frame or not layout.has_scan:
+            raise CorruptImage("corrupt: no image data (frame header and scan) before the end marker")
         if layout.unterminated:
             # Without an end marker only a decode can tell a complete image from a truncated
             # one. Rare, so the lossless path stays decode-free for every other file.
@@ -128,6 +132,7 @@ def parse(data: Buffer) -> Layout:
         end = pos + 2 + length
         segment = view(data, pos, end)
         if marker == SOS:
+            layout.has_scan = True
             layout.keep.append(_canonical(segment, marker))
             scan_end = _scan_end(data, end)
             layout.keep.append(view(data, end, scan_end))
@@ -136,6 +141,7 @@ def parse(data: Buffer) -> Layout:
                 return _with_icc(layout)
             end = scan_end
         elif marker in STRUCTURAL:
+            layout.has_frame = layout.has_frame or marker in SOF_MARKERS
             layout.keep.append(_canonical(segment, marker))
         else:
             _metadata_segment(marker, bytes(segment[4:]), layout)

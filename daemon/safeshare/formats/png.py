@@ -91,6 +91,8 @@ class Png(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
+        if not any(bytes(part[4:8]) == b"IDAT" for part in layout.keep):
+            raise CorruptImage("corrupt: no image data (IDAT chunk)")
         if not layout.terminated:
             require_full_decode(data, options, "truncated: the image data ends before its IEND chunk")
         orientation = layout.orientation
