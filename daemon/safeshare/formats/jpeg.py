@@ -58,6 +58,7 @@ class Layout:
     unterminated: bool = False  # the last scan runs to the end of the file (no EOI)
     has_frame: bool = False  # an SOFn was seen
     has_scan: bool = False  # an SOS was seen
+    markers: set[int] = field(default_factory=set)  # structural markers seen
 
     @property
     def orientation(self) -> int:
@@ -132,6 +133,8 @@ def parse(data: Buffer) -> Layout:
         end = pos + 2 + length
         segment = view(data, pos, end)
         if marker == SOS:
+            if not layout.has_frame:
+                raise CorruptImage("corrupt: image data before the frame header")
             layout.has_scan = True
             layout.keep.append(_canonical(segment, marker))
             scan_end = _scan_end(data, end)
@@ -141,7 +144,10 @@ def parse(data: Buffer) -> Layout:
                 return _with_icc(layout)
             end = scan_end
         elif marker in STRUCTURAL:
+            if marker in SOF_MARKERS and layout.has_frame and DHP not in layout.markers:
+                raise CorruptImage("corrupt: a second frame header")  # only hierarchical JPEGs have several
             layout.has_frame = layout.has_frame or marker in SOF_MARKERS
+            layout.markers.add(marker)
             layout.keep.append(_canonical(segment, marker))
         else:
             _metadata_segment(marker, bytes(segment[4:]), layout)

@@ -167,4 +167,8 @@ def _frame(data: Buffer, start: int, end: int, found: Findings) -> list[Part]:
             body.append(view(data, sub_start, sub_end))
         else:
             found.add(Kind.OTHER, f"frame chunk {fourcc!r}", "", "WebP")
+    if len(body) == 1:
+        # A frame without image data: decoders stop at it, so it is dropped, not written empty.
+        found.add(Kind.OTHER, "frame without image data", "", "WebP")
+        return []
     return riff_chunk(b"ANMF", body)
