@@ -70,12 +70,33 @@ def _png_without_idat() -> bytes:
     return data[:start] + data[end:]
 
 
+def _jpeg_scan_before_frame() -> bytes:
+    """Fuzzer find: junk-skipping put an SOS before any SOF; such output is unreadable."""
+    buffer = io.BytesIO()
+    synth.picture().save(buffer, "JPEG")
+    data = buffer.getvalue()
+    sof = data.index(b"\xff\xc0")
+    sof_end = sof + 2 + struct.unpack_from(">H", data, sof + 2)[0]
+    return data[:sof] + data[sof_end:]
+
+
+def _webp_frame_without_image() -> bytes:
+    """Fuzzer find: an animation frame whose image sub-chunk is damaged was written as an
+    empty frame, which libwebp refuses; it is now dropped (decoders stop there too)."""
+    data = synth.webp("animated")[: -len(synth.TRAILER)]
+    last = data.rindex(b"ANMF")
+    image = last + 8 + 16
+    damaged = data[:image] + b"JUNK" + data[image + 4 :]
+    return damaged
+
+
 @pytest.mark.parametrize(
     "name,build,reason",
     [
         ("photometric.tif", _tiff_with_bad_photometric, "the image library cannot read it (KeyError)"),
         ("noscan.jpg", _jpeg_without_scan, "no image data"),
         ("noidat.png", _png_without_idat, "no image data"),
+        ("scanfirst.jpg", _jpeg_scan_before_frame, "image data before the frame header"),
     ],
 )
 def test_fuzzer_finds_are_refused_with_a_reason(
@@ -85,3 +106,12 @@ def test_fuzzer_finds_are_refused_with_a_reason(
     result = Pipeline(Settings()).clean_file(tmp_path / name, tmp_path / "out")
     assert result.status is Status.REFUSED and reason in result.reason
     fuzz_one((tmp_path / name).read_bytes())
+
+
+def test_webp_frame_without_image_data_is_dropped(tmp_path: Path) -> None:
+    (tmp_path / "a.webp").write_bytes(_webp_frame_without_image())
+    result = Pipeline(Settings()).clean_file(tmp_path / "a.webp", tmp_path / "out")
+    assert result.status is Status.CLEANED and result.output is not None
+    assert any(f.what == "frame without image data" for f in result.findings)
+    with Image.open(result.output) as image:
+        assert image.n_frames == 2
