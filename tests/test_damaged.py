@@ -69,3 +69,19 @@ def test_pillow_messages_carry_no_object_addresses(tmp_path: Path) -> None:
     png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
     status, reason, _ = _clean(tmp_path, "odd.png", bytes(png))
     assert status is Status.REFUSED and "0x" not in reason and "BytesIO" not in reason
+
+
+def test_tiff_strip_claiming_more_bytes_than_the_file_is_reencoded(tmp_path: Path) -> None:
+    """libtiff reads what is there; the page is decoded and re-encoded losslessly instead of
+    being copied with an impossible byte count."""
+    buffer = io.BytesIO()
+    synth.picture((40, 30)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    offset = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, offset)[0]):
+        at = offset + 2 + 12 * i
+        if struct.unpack_from("<H", data, at)[0] == 279:  # StripByteCounts
+            struct.pack_into("<HHII", data, at, 279, 4, 1, 35_711_440)
+    status, reason, out = _clean(tmp_path, "strip.tif", bytes(data))
+    assert status is Status.CLEANED, reason
+    assert Image.open(io.BytesIO(out)).tobytes() == synth.picture((40, 30)).tobytes()
