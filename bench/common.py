@@ -67,6 +67,33 @@ def python() -> str:
     return sys.executable
 
 
+def measure(command: list[str], runs: int = 1) -> tuple[float, float]:
+    """(median seconds, peak resident MB) of running `command`, output discarded.
+
+    The peak comes from GNU time, which forks from a small process: the rusage of a child
+    forked straight from this (large) benchmark process would count our pages too."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    gnu_time = shutil.which("time") or "/usr/bin/time"
+    times, peaks = [], []
+    with tempfile.NamedTemporaryFile("r") as report:
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(
+                [gnu_time, "-q", "-f", "%M", "-o", report.name, *command],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            times.append(time.perf_counter() - start)
+            report.seek(0)
+            peaks.append(int(report.read().split()[-1]) / 1024)
+    return statistics.median(times), max(peaks)
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """A Markdown table with aligned columns."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]

@@ -13,10 +13,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import daemon_bench
+from bench import batch_bench, daemon_bench, large_bench, stages_bench
 from bench.common import machine, table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+BOUNDS = """## What bounds the batch numbers
+
+The targets of 10x faster than one ExifTool process, and within 10x of `cp`, are not met;
+the stage table shows why. Every clean copy is fsynced before it is renamed into place
+(ExifTool and cp do not fsync), read back by two independent parsers before it is
+published, and the interpreter with its imports costs a fixed ~0.1 s that cp does not pay.
+Those are the design's guarantees (no partial file after a crash, fail closed), so they
+stay. HEIC and AVIF are re-encoded from pixels (ExifTool only edits their metadata and keeps
+their thumbnails, depth maps and motion videos), which is why the all-formats batch is
+slower than ExifTool: decoding and encoding a 12 MP HEIC takes ~0.3 s, on two cores at once.
+Memory, the daemon's latency, idle CPU and idle memory meet their targets.
+"""
 
 
 def main() -> int:
@@ -25,7 +37,17 @@ def main() -> int:
     args = parser.parse_args()
     sections = [
         (
-            "Daemon",
+            "Batch cleaning (`safeshare clean DIR`) against ExifTool and cp on the same files",
+            ["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"],
+            batch_bench.run(),
+        ),
+        (
+            "One large file: time and peak memory",
+            ["file", "safeshare", "exiftool", "cp", "safeshare peak over file size"],
+            large_bench.run(),
+        ),
+        (
+            "The daemon against a bare watchdog copier",
             ["daemon", "safeshare", "bare watchdog copier", "ratio", "target"],
             daemon_bench.run(10 if args.quick else 60),
         ),
@@ -34,6 +56,7 @@ def main() -> int:
     text = [f"# Benchmark results\n\nMeasured {stamp} on {machine()}.\n", "Run again with `make bench`.\n"]
     for title, headers, rows in sections:
         text += [f"## {title}\n", table(headers, rows), ""]
+    text.append(BOUNDS)
     output = "\n".join(text)
     print(output)
     RESULTS.write_text(output)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from safeshare.config import CleanConfig
 from safeshare.errors import NotAnImage, UnsupportedFormat
 from safeshare.formats import FORMATS, HEAD_SIZE, CleanOptions, detect
 from safeshare.naming import numbered
-from safeshare.pipeline import Claim, Settings
+from safeshare.pipeline import Claim, Pipeline, Result, Settings
 
 # Names that claim to be pictures: inside folders, such a file is refused with a reason
 # even when its content is not an image; any other non-image file is skipped.
@@ -31,6 +34,9 @@ IMAGE_SUFFIXES = {ext for fmt in FORMATS for ext in fmt.extensions} | {
     ".ico",
     ".svg",
 }
+
+
+PRESTART_SUFFIXES = {".heic", ".heif", ".hif", ".avif"}
 
 
 @dataclass(frozen=True)
@@ -85,21 +91,47 @@ def _wanted(path: Path) -> bool:
 def make_claim() -> Claim:
     """Within one run, two inputs never get the same output path ('name (2).jpg')."""
     claimed: dict[Path, Path] = {}
+    lock = threading.Lock()  # files are cleaned by two threads
 
     def claim(desired: Path, source: Path) -> Path:
-        candidate, n = desired, 1
-        while claimed.get(candidate, source) != source:
-            n += 1
-            candidate = numbered(desired, n)
-        claimed[candidate] = source
-        return candidate
+        with lock:
+            candidate, n = desired, 1
+            while claimed.get(candidate, source) != source:
+                n += 1
+                candidate = numbered(desired, n)
+            claimed[candidate] = source
+            return candidate
 
     return claim
 
 
-def pipeline_settings(clean: CleanConfig, rename: bool | None, convert_to: str | None) -> Settings:
+def workers_for(jobs: list[Job]) -> int:
+    """Two files at a time when there are several and two cores: while one waits for the disk
+    (read, fsync) or a decoder, the other is parsed."""
+    return min(2, os.cpu_count() or 1) if len(jobs) > 1 else 1
+
+
+def clean_all(jobs: list[Job], pipeline: Pipeline, out_dir: Path, workers: int) -> Iterator[Result]:
+    """Results in the order of `jobs`, cleaned `workers` at a time."""
+    claim = make_claim()
+    if any(job.source.suffix.lower() in PRESTART_SUFFIXES for job in jobs):
+        isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
+
+    def one(job: Job) -> Result:
+        return pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
+
+    if workers == 1:
+        yield from map(one, jobs)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="clean") as executor:
+        yield from executor.map(one, jobs)
+
+
+def pipeline_settings(
+    clean: CleanConfig, rename: bool | None, convert_to: str | None, workers: int = 1
+) -> Settings:
     """Config values, overridden by command-line flags where given (decoder limits included)."""
-    isolation.configure(clean.decode_seconds, clean.decode_memory_mb)
+    isolation.configure(clean.decode_seconds, clean.decode_memory_mb, workers)
     options = CleanOptions(
         convert_to=convert_to or clean.convert_to,
         jpeg_quality=clean.jpeg_quality,

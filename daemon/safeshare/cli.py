@@ -14,7 +14,7 @@ from pathlib import Path
 
 from safeshare import __version__, logsetup
 from safeshare import config as config_mod
-from safeshare.batch import collect, make_claim, pipeline_settings
+from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
 from safeshare.errors import ConfigError
 from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline
@@ -157,12 +157,11 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
         print(f"safeshare: {shown(out_dir)}: the output must be a folder", file=sys.stderr)
         return EXIT_USAGE
     jobs, skipped = collect(args.paths, out_dir)
-    pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to))
-    claim = make_claim()
+    workers = workers_for(jobs)
+    pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to, workers))
     progress = Progress(len(jobs))
     status = EXIT_OK
-    for job in jobs:
-        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
+    for result in clean_all(jobs, pipeline, out_dir, workers):
         progress.clear()
         if args.json:
             print(clean_json(result), flush=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +76,8 @@ def load(path: Path | None = None) -> Config:
         if explicit:
             raise ConfigError(f"{path}: configuration file not found")
         return defaults()
+    import tomllib  # imported here: without a config file nothing needs it
+
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

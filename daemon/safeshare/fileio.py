@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,11 @@ class Source:
     mode: int
     size: int
     mtime_ns: int
+
+    def release(self) -> None:
+        """Free the bytes (a 200 MB input need not stay in memory while its copy is checked)."""
+        with contextlib.suppress(BufferError):  # a view of it still alive: it stays until then
+            self.data.clear()
 
 
 def read_input(path: Path, max_bytes: int, follow_symlinks: bool = True) -> Source:
@@ -91,12 +96,18 @@ def _read_exactly(fd: int, size: int) -> bytearray:
 
 
 def publish(
-    parts: Iterable[Part], final: Path, mode: int, check: Callable[[Path], None], root: Path | None = None
+    parts: list[Part],
+    final: Path,
+    mode: int,
+    check: Callable[[Path], None],
+    root: Path | None = None,
+    written: Callable[[], None] | None = None,
 ) -> None:
     """Write `parts` to a temp file beside `final`, fsync, `check` it, rename it into place.
 
     `root` is the output folder: a folder link inside it that leads elsewhere is refused, so
-    nothing is ever written outside it."""
+    nothing is ever written outside it. `written` runs once the data is on disk and before
+    the check (the caller frees the input there: the check maps the output instead)."""
     folder = final.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,6 +124,8 @@ def publish(
             handle.flush()
             os.fsync(handle.fileno())
         temp.chmod(mode & 0o666 & ~UMASK)
+        if written is not None:
+            written()
         check(temp)
         temp.replace(final)
         _fsync_folder(folder)

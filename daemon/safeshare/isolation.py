@@ -13,12 +13,14 @@ import atexit
 import contextlib
 import importlib
 import logging
-import multiprocessing
+import queue
 import signal
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 from safeshare import errors
 from safeshare.errors import CorruptImage, SafeshareError
@@ -54,74 +56,98 @@ def _serve(connection: Connection, memory_mb: int) -> None:
             connection.send(("ok", result))
 
 
-class DecoderPool:
-    """One worker process at a time; calls are serialized (the daemon has one worker thread)."""
+class _Worker:
+    """One worker process and its pipe; started on first use, replaced after a crash."""
 
-    def __init__(self, timeout: float = 60.0, memory_mb: int = 2048) -> None:
+    def __init__(self, memory_mb: int) -> None:
+        self.memory_mb = memory_mb
+        self.process: Any = None
+        self.connection: Connection | None = None
+
+    def call(self, request: tuple[str, str, tuple[Any, ...]], timeout: float) -> Any:
+        connection = self.start()
+        try:
+            connection.send(request)
+            if not connection.poll(timeout):
+                self.kill()
+                raise CorruptImage(f"decoding took longer than {timeout:g} s")
+            return connection.recv()
+        except (EOFError, ConnectionError, BrokenPipeError) as exc:
+            code = self.reap()
+            raise CorruptImage(f"the image decoder crashed on this file ({_describe_exit(code)})") from exc
+
+    def start(self) -> Connection:
+        if self.process is not None and self.process.is_alive() and self.connection is not None:
+            return self.connection
+        self.reap()
+        import multiprocessing  # imported here: most files never need a decoder
+
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, self.memory_mb), name="safeshare-decoder", daemon=True
+        )
+        process.start()
+        child.close()
+        self.process, self.connection = process, parent
+        return parent
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.reap()
+
+    def reap(self) -> int | None:
+        code = None
+        if self.process is not None:
+            self.process.join(timeout=5)
+            code = self.process.exitcode
+        if self.connection is not None:
+            self.connection.close()
+        self.process = self.connection = None
+        return code
+
+    def stop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError, ValueError):  # it may be gone already
+                self.connection.send(None)
+        self.reap()
+
+
+class DecoderPool:
+    """`size` worker processes; each call takes a free one (the daemon uses one, a batch two)."""
+
+    def __init__(self, timeout: float = 60.0, memory_mb: int = 2048, size: int = 1) -> None:
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._context = multiprocessing.get_context("spawn")
-        self._process: Any = None
-        self._connection: Connection | None = None
-        self._lock = threading.Lock()
+        self._workers = [_Worker(memory_mb) for _ in range(max(1, size))]
+        self._free: queue.Queue[_Worker] = queue.Queue()
+        for worker in self._workers:
+            self._free.put(worker)
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
-        """`function(*args)` in the worker; SafeshareError subclasses come back as such."""
-        with self._lock:
-            connection = self._ensure_worker()
-            try:
-                connection.send((function.__module__, function.__name__, args))
-                if not connection.poll(self.timeout):
-                    self._kill()
-                    raise CorruptImage(f"decoding took longer than {self.timeout:g} s")
-                answer = connection.recv()
-            except (EOFError, ConnectionError, BrokenPipeError) as exc:
-                code = self._reap()
-                raise CorruptImage(
-                    f"the image decoder crashed on this file ({_describe_exit(code)})"
-                ) from exc
+        """`function(*args)` in a worker; SafeshareError subclasses come back as such."""
+        worker = self._free.get()
+        try:
+            answer = worker.call((function.__module__, function.__name__, args), self.timeout)
+        finally:
+            self._free.put(worker)
         if answer[0] == "ok":
             result: T = answer[1]
             return result
         raise _rebuild(answer[1], answer[2])
 
-    def _ensure_worker(self) -> Connection:
-        if self._process is not None and self._process.is_alive() and self._connection is not None:
-            return self._connection
-        self._reap()
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=_serve, args=(child, self.memory_mb), name="safeshare-decoder", daemon=True
-        )
-        process.start()
-        child.close()
-        self._process, self._connection = process, parent
-        return parent
-
-    def _kill(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-        self._reap()
-
-    def _reap(self) -> int | None:
-        code = None
-        if self._process is not None:
-            self._process.join(timeout=5)
-            code = self._process.exitcode
-        if self._connection is not None:
-            self._connection.close()
-        self._process = self._connection = None
-        return code
+    def prestart(self) -> None:
+        """Start the workers now, in the background, so the first decode does not wait."""
+        for worker in self._workers:
+            worker.start()
 
     def worker_pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return next((w.process.pid for w in self._workers if w.process is not None), None)
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                with contextlib.suppress(OSError, ValueError):  # it may be gone already
-                    self._connection.send(None)
-            self._reap()
+        for worker in self._workers:
+            worker.stop()
 
 
 def _describe_exit(code: int | None) -> str:
@@ -155,10 +181,10 @@ def pool() -> DecoderPool:
         return _pool
 
 
-def configure(timeout: float, memory_mb: int) -> None:
+def configure(timeout: float, memory_mb: int, size: int = 1) -> None:
     global _pool
     with _pool_lock:
         if _pool is not None:
             _pool.close()
-        _pool = DecoderPool(timeout, memory_mb)
+        _pool = DecoderPool(timeout, memory_mb, size)
         atexit.register(_pool.close)

@@ -6,7 +6,6 @@ Log lines name files and the categories removed, never the removed values.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -43,11 +42,11 @@ def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
     if log_dir is None:
         return None
     path = log_dir / LOG_NAME
+    from logging.handlers import RotatingFileHandler  # only the daemon writes a log file
+
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
-            path, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
-        )
+        rotating = RotatingFileHandler(path, maxBytes=1 << 20, backupCount=3, encoding="utf-8")
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", path, exc.strerror)
         return None

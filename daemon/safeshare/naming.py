@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -42,6 +41,8 @@ def revealing_parts(name: str) -> list[str]:
 
 def neutral_name(parts: Iterable[Part], suffix: str) -> str:
     """'image-<12 hex digits>.jpg', derived from the clean bytes: same content, same name."""
+    import hashlib  # imported here: only --rename needs it
+
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         digest.update(part)

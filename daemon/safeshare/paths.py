@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -45,6 +44,8 @@ def default_watch_folders() -> list[Path]:
 
 def _macos_screenshot_folder() -> Path:
     """The `com.apple.screencapture location` default, else the Desktop."""
+    import subprocess
+
     try:
         out = subprocess.run(
             ["defaults", "read", "com.apple.screencapture", "location"],

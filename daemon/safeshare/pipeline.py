@@ -147,7 +147,11 @@ class Pipeline:
         def check(temp: Path) -> None:
             verify_output(temp, cleaned, expected, options.max_pixels)
 
-        publish(cleaned.parts, final, src.mode, check, root)
+        def written() -> None:
+            cleaned.parts.clear()  # the views into the input go first, then the input itself
+            src.release()
+
+        publish(cleaned.parts, final, src.mode, check, root, written)
         log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
         return Result(
             source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded, findings, notes=notes

@@ -13,7 +13,6 @@ from __future__ import annotations
 from safeshare import isolation
 from safeshare.binary import Buffer
 from safeshare.findings import Findings
-from safeshare.formats import reencode
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
 from safeshare.formats.heif_items import container_findings
 
@@ -38,6 +37,8 @@ class _IsoImage(ImageFormat):
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         findings: Findings = container_findings(data)
         args = (source_of(data, options), options.convert_to, options.jpeg_quality, options.max_pixels)
+        from safeshare.formats import reencode  # Pillow's encoders: only for re-encoding
+
         out = isolation.pool().call(reencode.isobmff, *args)
         findings.extend(out.findings)
         ext = ".png" if out.format == "PNG" else ".jpg"

@@ -13,8 +13,6 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import piexif
-
 from safeshare.binary import Buffer, Part, u16be, view
 from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
@@ -27,6 +25,7 @@ from safeshare.formats.base import (
 )
 from safeshare.formats.jpeg_app import classify_app, read_jfif
 from safeshare.metadata.embedded import classify_trailer
+from safeshare.metadata.exif import orientation_exif
 from safeshare.metadata.icc import sanitize_icc
 
 SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
@@ -68,7 +67,7 @@ class Layout:
 
 def orientation_segment(orientation: int) -> bytes:
     """APP1 with a minimal Exif block: IFD0 holding Orientation and nothing else."""
-    body: bytes = piexif.dump({"0th": {piexif.ImageIFD.Orientation: orientation}})
+    body = b"Exif\0\0" + orientation_exif(orientation)
     return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
 
 

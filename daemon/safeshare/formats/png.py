@@ -11,8 +11,6 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-import piexif
-
 from safeshare.binary import Buffer, Part, u32be, view
 from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
@@ -73,8 +71,7 @@ def chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def orientation_chunk(orientation: int) -> bytes:
-    body = piexif.dump({"0th": {piexif.ImageIFD.Orientation: orientation}})[6:]  # no "Exif\0\0"
-    return chunk(b"eXIf", body)
+    return chunk(b"eXIf", exif.orientation_exif(orientation))
 
 
 class Png(ImageFormat):

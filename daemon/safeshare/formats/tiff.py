@@ -15,7 +15,6 @@ from safeshare import isolation
 from safeshare.binary import Buffer, Part
 from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.findings import Findings, Kind
-from safeshare.formats import reencode
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
 from safeshare.metadata.exif import ExifReport, ExifWalker
 from safeshare.metadata.icc import sanitize_icc
@@ -111,6 +110,8 @@ class Tiff(ImageFormat):
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
         if layout.reencode:
+            from safeshare.formats import reencode  # Pillow's encoders: only for re-encoding
+
             out = isolation.pool().call(reencode.tiff, source_of(data, options), options.max_pixels)
             layout.findings.extend(out.findings)
             return Cleaned(

@@ -11,8 +11,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-import piexif
-
 from safeshare.binary import Buffer, Part, total_length, u32le, view
 from safeshare.errors import CorruptImage, Truncated
 from safeshare.findings import Findings, Kind
@@ -70,8 +68,7 @@ class WebP(ImageFormat):
             chunks.append(layout.anim)
         chunks += layout.image
         if orientation != 1 and layout.vp8x is not None:
-            body = piexif.dump({"0th": {piexif.ImageIFD.Orientation: orientation}})[6:]
-            chunks += riff_chunk(b"EXIF", body)
+            chunks += riff_chunk(b"EXIF", exif.orientation_exif(orientation))
         else:
             orientation = 1  # a simple-format WebP cannot carry EXIF, nor could the input
         parts: list[Part] = [b"RIFF", struct.pack("<I", 4 + total_length(chunks)), b"WEBP"]

@@ -26,6 +26,14 @@ class ExifReport:
     orientation: int | None = None
 
 
+def orientation_exif(orientation: int) -> bytes:
+    """A minimal EXIF block (TIFF structure, no 'Exif\\0\\0'): IFD0 with Orientation only."""
+    import piexif  # imported here: most files need no orientation tag
+
+    block: bytes = piexif.dump({"0th": {piexif.ImageIFD.Orientation: orientation}})
+    return block[6:]
+
+
 def strip_exif_header(blob: bytes) -> bytes:
     """EXIF blobs come with or without the 'Exif\\0\\0' prefix depending on the container."""
     if blob.startswith(b"Exif\0"):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from safeshare.findings import Findings, Kind
 from safeshare.metadata.embedded import human_size
 from safeshare.metadata.values import format_position, valid_orientation
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 PREFIXES = {
@@ -136,6 +139,8 @@ def _parse(packet: bytes) -> ET.Element | None:
     end = packet.rfind(end_tag)
     if start < 0 or end < 0:
         return None
+    import xml.etree.ElementTree as ET  # imported here: most pictures carry no XMP
+
     try:
         return ET.fromstring(packet[start : end + len(end_tag)])
     except ET.ParseError:

@@ -1,0 +1,94 @@
+"""Batch cleaning: safeshare against the tools a user would pick instead, on the same files.
+
+- `exiftool -all= -tagsfromfile @ -Orientation -ICC_Profile -o OUT DIR`: one ExifTool
+  process for the whole batch, keeping orientation and colour as safeshare does;
+- `cp -r DIR OUT`: the floor (copying without looking).
+Both batches come from ../shared/corpus: its JPEGs, and every file of every format.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import CORPUS, measure
+
+RUNS = 5
+
+
+def _batches(root: Path) -> dict[str, Path]:
+    jpegs, everything = root / "jpegs", root / "all"
+    jpegs.mkdir()
+    everything.mkdir()
+    for path in sorted(CORPUS.rglob("*")):
+        if path.is_file() and "exiftool" not in path.parts and path.suffix not in (".tsv", ".md"):
+            target = everything / f"{path.parent.name}__{path.name}"
+            shutil.copyfile(path, target)
+            if path.parent.name == "jpeg":
+                shutil.copyfile(path, jpegs / path.name)
+    return {"corpus JPEGs": jpegs, "corpus, all formats": everything}
+
+
+def _time(command: list[str], out: Path) -> float:
+    def fresh() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+
+    seconds = []
+    for _ in range(RUNS):
+        fresh()
+        seconds.append(measure(command)[0])
+    fresh()
+    return sorted(seconds)[len(seconds) // 2]
+
+
+def run() -> list[list[str]]:
+    exiftool = shutil.which("exiftool")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as folder:
+        root = Path(folder)
+        for label, batch in _batches(root).items():
+            files = sum(1 for _ in batch.iterdir())
+            size = sum(p.stat().st_size for p in batch.iterdir()) / 1e6
+            out = root / "out"
+            ours = _time([sys.executable, "-m", "safeshare", "clean", str(batch), "--output", str(out)], out)
+            copy = _time(["cp", "-r", str(batch), str(out)], out)
+            theirs = (
+                _time(
+                    [
+                        exiftool,
+                        "-q",
+                        "-q",
+                        "-all=",
+                        "-tagsfromfile",
+                        "@",
+                        "-Orientation",
+                        "-ICC_Profile",
+                        "-o",
+                        f"{out}/",
+                        str(batch),
+                    ],
+                    out,
+                )
+                if exiftool
+                else float("nan")
+            )
+            rows.append(
+                [
+                    f"{label} ({files} files, {size:.0f} MB)",
+                    f"{ours:.3f} s",
+                    f"{theirs:.3f} s",
+                    f"{copy:.3f} s",
+                    f"{theirs / ours:.1f}x faster",
+                    f"{ours / copy:.1f}x of cp",
+                ]
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.common import table
+
+    print(table(["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"], run()))
