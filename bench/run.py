@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch_bench, daemon_bench, large_bench, stages_bench
+from bench import batch_bench, daemon_bench, large_bench
 from bench.common import machine, table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
