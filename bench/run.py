@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch_bench, daemon_bench, large_bench
+from bench import batch_bench, daemon_bench, large_bench, stages_bench
 from bench.common import machine, table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -41,6 +41,7 @@ def main() -> int:
             ["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"],
             batch_bench.run(),
         ),
+        ("Where the time goes (per JPEG of the corpus)", ["stage", "time"], stages_bench.run()),
         (
             "One large file: time and peak memory",
             ["file", "safeshare", "exiftool", "cp", "safeshare peak over file size"],

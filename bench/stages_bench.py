@@ -4,7 +4,6 @@ cost and each stage of the pipeline, measured in-process on the same files."""
 from __future__ import annotations
 
 import mmap
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,47 +24,47 @@ def _startup() -> float:
     return sorted(runs)[2]
 
 
-def run() -> list[list[str]]:
+def _one(path: Path, out: Path, spent: dict[str, float]) -> None:
+    """Clean one file through the pipeline's stages, adding each stage's time to `spent`."""
     from safeshare.fileio import publish, read_input
     from safeshare.formats import CleanOptions, detect
     from safeshare.verify import _pillow, _structural, pillow_view
 
+    mark = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        spent[stage] += now - mark
+        mark = now
+
+    src = read_input(path, 1 << 30)
+    lap("read the input")
+    fmt = detect(bytes(src.data[:64]))
+    options = replace(CleanOptions(), path=path)
+    cleaned = fmt.clean(src.data, options)
+    lap("parse, classify, rebuild")
+    expected = pillow_view(str(path), fmt.name, options.max_pixels)
+    lap("Pillow reads the input's headers")
+
+    def check(temp: Path) -> None:
+        lap("write and fsync the temp file")
+        with temp.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            _structural(data, cleaned)
+        lap("verify: our structural re-read")
+        _pillow(temp, cleaned, expected, options.max_pixels)
+        lap("verify: Pillow's re-read")
+
+    publish(cleaned.parts, out / path.name, src.mode, check, out)
+    lap("rename into place, fsync the folder")
+
+
+def run() -> list[list[str]]:
     files = sorted(p for p in (CORPUS / "jpeg").iterdir() if p.suffix == ".jpg" and "ultrahdr" not in p.name)
     spent: dict[str, float] = defaultdict(float)
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as folder:
-        out = Path(folder)
         for path in files:
-            mark = time.perf_counter()
-
-            def lap(stage: str) -> None:
-                nonlocal mark
-                now = time.perf_counter()
-                spent[stage] += now - mark
-                mark = now
-
-            src = read_input(path, 1 << 30)
-            lap("read the input")
-            fmt = detect(bytes(src.data[:64]))
-            options = replace(CleanOptions(), path=path)
-            cleaned = fmt.clean(src.data, options)
-            lap("parse, classify, rebuild")
-            expected = pillow_view(str(path), fmt.name, options.max_pixels)
-            lap("Pillow reads the input's headers")
-
-            def check(temp: Path) -> None:
-                lap("write and fsync the temp file")
-                with (
-                    temp.open("rb") as handle,
-                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
-                ):
-                    _structural(data, cleaned)
-                lap("verify: our structural re-read")
-                _pillow(temp, cleaned, expected, options.max_pixels)
-                lap("verify: Pillow's re-read")
-
-            publish(cleaned.parts, out / path.name, src.mode, check, out)
-            lap("rename into place, fsync the folder")
-        shutil.rmtree(out, ignore_errors=True)
+            _one(path, Path(folder), spent)
     per_file = {stage: seconds / len(files) * 1000 for stage, seconds in spent.items()}
     rows = [["start-up (interpreter and imports), once", f"{_startup() * 1000:.0f} ms"]]
     rows += [[stage, f"{ms:.2f} ms per file"] for stage, ms in per_file.items()]
