@@ -78,6 +78,8 @@ def measure(command: list[str], runs: int = 1) -> tuple[float, float]:
     import time
 
     gnu_time = shutil.which("time") or "/usr/bin/time"
+    if not Path(gnu_time).exists():
+        raise SystemExit("the benchmarks need GNU time for peak memory (Debian: apt-get install time)")
     times, peaks = [], []
     with tempfile.NamedTemporaryFile("r") as report:
         for _ in range(runs):
