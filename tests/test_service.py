@@ -205,7 +205,8 @@ def test_launch_agent_plist_and_launchctl_commands(home: Path, monkeypatch: pyte
         ["launchctl", "bootstrap", "gui/501", str(agent.plist)],
     ]
     assert f"{home / 'Desktop'} is a protected folder" in out.getvalue()
-    assert str(home / "Pictures") + " is a protected" not in out.getvalue()
+    assert f"{home / 'Pictures'} is a protected folder" in out.getvalue()
+    assert "safe is a protected" not in out.getvalue()
     fake.calls.clear()
     agent.uninstall(False, io.StringIO())
     assert fake.calls == [["launchctl", "bootout", f"gui/501/{LABEL}"]]

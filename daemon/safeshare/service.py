@@ -45,7 +45,7 @@ UNIT = "safeshare.service"
 LABEL = "io.github.safeshare"
 TASK = "safeshare"
 RUN_KEY = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run"
-MACOS_PROTECTED = ("Desktop", "Documents", "Downloads")
+MACOS_PROTECTED = ("Desktop", "Documents", "Downloads", "Pictures")
 
 
 def _xdg_config_home() -> Path:
@@ -182,15 +182,15 @@ class LaunchAgent(Backend):
         )
 
     def permission_notes(self) -> list[str]:
-        """macOS asks before a background program reads Desktop, Documents or Downloads."""
+        """macOS asks before a background program reads Desktop, Documents, Downloads or Pictures."""
         watched = [w.path for w in self.config.watch] if self.config else paths.default_watch_folders()
         protected = [
             p for p in watched if any(Path.home() / name in (p, *p.parents) for name in MACOS_PROTECTED)
         ]
         python = daemon_command()[0]
         return [
-            f"{p} is a protected folder: macOS will ask to allow {python} to read it "
-            "(System Settings > Privacy & Security > Files and Folders)"
+            f"{p} is a protected folder: macOS asks to allow {python} to read it "
+            "(System Settings > Privacy & Security > Files and Folders, or Full Disk Access)"
             for p in protected
         ]
 
