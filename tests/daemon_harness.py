@@ -37,6 +37,7 @@ class DaemonRun:
         output: Path | None = None,
         extra: str = "",
         settle: float = 0.3,
+        vision: bool = False,
     ) -> None:
         self.root = root
         self.home = root / "home"
@@ -53,6 +54,8 @@ class DaemonRun:
             "folder_check_seconds = 0.2",
             "rescan_minutes = 0",
         ]
+        if not vision:  # seconds per picture: only the tests about it turn it on
+            lines += ["[vision]", "enabled = false"]
         for watch in self.watches:
             lines.append("[[watch]]")
             lines += [f"{k} = {_toml(v)}" for k, v in watch.items()]

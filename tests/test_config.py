@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safeshare import config as config_mod
-from safeshare.config import CleanConfig, DaemonConfig, NotifyConfig, WatchConfig
+from safeshare.config import CleanConfig, DaemonConfig, NotifyConfig, VisionConfig, WatchConfig
 from safeshare.errors import ConfigError
 from tests.helpers import ROOT
 
@@ -18,12 +18,19 @@ EXAMPLE = ROOT / "config.example.toml"
 
 def test_example_documents_every_key_with_its_default() -> None:
     table = tomllib.loads(EXAMPLE.read_text())
-    assert set(table) == {"output", "clean", "daemon", "notify", "watch"}
-    for name, cls in (("clean", CleanConfig), ("daemon", DaemonConfig), ("notify", NotifyConfig)):
+    assert set(table) == {"output", "clean", "daemon", "notify", "vision", "watch"}
+    sections = (
+        ("clean", CleanConfig),
+        ("daemon", DaemonConfig),
+        ("notify", NotifyConfig),
+        ("vision", VisionConfig),
+    )
+    for name, cls in sections:
         defaults = cls()
         assert set(table[name]) == {f.name for f in dataclasses.fields(cls)}
         for key, value in table[name].items():
-            assert getattr(defaults, key) == value, f"{name}.{key}"
+            expected = getattr(defaults, key)
+            assert (list(expected) if isinstance(expected, tuple) else expected) == value, f"{name}.{key}"
     for watch in table["watch"]:
         assert set(watch) == {f.name for f in dataclasses.fields(WatchConfig)}
     loaded = config_mod.load(EXAMPLE)
@@ -41,6 +48,8 @@ def test_example_documents_every_key_with_its_default() -> None:
         ("[[watch]]\npath = '/x'\nlabel = '../up'", "'watch[0].label' must be a plain folder name"),
         ("watch = 3", "'watch' must be a list"),
         ("output = 5", "'output' must be a folder path"),
+        ("[vision]\nredact = ['blur']", "'vision.redact' may hold 'faces-except-largest'"),
+        ("[vision]\nredact = 'faces'", "'vision.redact' must be a list of strings"),
         ("[clean\n", "invalid TOML"),
     ],
 )

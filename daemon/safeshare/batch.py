@@ -15,6 +15,7 @@ from safeshare.errors import NotAnImage, UnsupportedFormat
 from safeshare.formats import FORMATS, HEAD_SIZE, CleanOptions, detect
 from safeshare.naming import numbered
 from safeshare.pipeline import Claim, Pipeline, Result, Settings
+from safeshare.vision.step import VisionStep
 
 # Names that claim to be pictures: inside folders, such a file is refused with a reason
 # even when its content is not an image; any other non-image file is skipped.
@@ -111,14 +112,20 @@ def workers_for(jobs: list[Job]) -> int:
     return min(2, os.cpu_count() or 1) if len(jobs) > 1 else 1
 
 
-def clean_all(jobs: list[Job], pipeline: Pipeline, out_dir: Path, workers: int) -> Iterator[Result]:
-    """Results in the order of `jobs`, cleaned `workers` at a time."""
+def clean_all(
+    jobs: list[Job], pipeline: Pipeline, out_dir: Path, workers: int, vision: VisionStep | None = None
+) -> Iterator[Result]:
+    """Results in the order of `jobs`, cleaned `workers` at a time; with `vision`, each clean
+    copy is then looked at for faces, text and codes (unless redaction already did)."""
     claim = make_claim()
     if any(job.source.suffix.lower() in PRESTART_SUFFIXES for job in jobs):
         isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
 
     def one(job: Job) -> Result:
-        return pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
+        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
+        if vision is not None and result.output is not None and result.visible is None:
+            result.visible = vision.analyze(result.output)
+        return result
 
     if workers == 1:
         yield from map(one, jobs)

@@ -19,6 +19,7 @@ from safeshare.errors import ConfigError
 from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
+from safeshare.vision.step import VisionStep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -51,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument(
         "--convert-to", choices=("jpeg", "png"), help="what HEIC/HEIF/AVIF become (default jpeg)"
     )
+    clean.add_argument("--no-vision", action="store_true", help="do not look for faces, text and codes")
 
     inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
     inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     inspect.add_argument("--json", action="store_true", help="one JSON object per file")
+    inspect.add_argument("--no-vision", action="store_true", help="do not look for faces, text and codes")
 
     sub.add_parser("run", help="watch the configured folders in the foreground (what the service starts)")
     service = sub.add_parser("service", help="start safeshare at login: install, uninstall or status")
@@ -158,10 +161,11 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
         return EXIT_USAGE
     jobs, skipped = collect(args.paths, out_dir)
     workers = workers_for(jobs)
-    pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to, workers))
+    vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
+    pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to, workers), vision)
     progress = Progress(len(jobs))
     status = EXIT_OK
-    for result in clean_all(jobs, pipeline, out_dir, workers):
+    for result in clean_all(jobs, pipeline, out_dir, workers, vision):
         progress.clear()
         if args.json:
             print(clean_json(result), flush=True)
@@ -179,8 +183,9 @@ def run_inspect(args: argparse.Namespace, config: config_mod.Config) -> int:
     status = EXIT_OK
     max_bytes = config.clean.max_file_mb << 20
     jobs, _ = collect(args.paths, None)
+    vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
     for job in jobs:
-        report = inspect_file(job.source, max_bytes)
+        report = inspect_file(job.source, max_bytes, vision)
         if args.json:
             print(inspect_json(report), flush=True)
         else:

@@ -51,12 +51,22 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class VisionConfig:
+    enabled: bool = True  # used when the vision extra is installed
+    redact: tuple[str, ...] = field(
+        default=(), metadata={"choices": ("faces-except-largest", "faces", "text", "codes")}
+    )
+    memory_mb: int = field(default=3072, metadata={"min": 512})
+
+
+@dataclass(frozen=True)
 class Config:
     output: Path
     watch: tuple[WatchConfig, ...]
     clean: CleanConfig = CleanConfig()
     daemon: DaemonConfig = DaemonConfig()
     notify: NotifyConfig = NotifyConfig()
+    vision: VisionConfig = VisionConfig()
     source: Path | None = None  # the file it was read from, None for built-in defaults
 
 
@@ -93,7 +103,7 @@ def defaults() -> Config:
 
 
 def from_table(table: dict[str, Any], path: Path) -> Config:
-    known = {"output", "watch", "clean", "daemon", "notify"}
+    known = {"output", "watch", "clean", "daemon", "notify", "vision"}
     _reject_unknown(table, known, path, "")
     output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
     watch_list = table.get("watch")
@@ -106,7 +116,8 @@ def from_table(table: dict[str, Any], path: Path) -> Config:
     clean = _build(CleanConfig, table.get("clean", {}), path, "clean.")
     daemon = _build(DaemonConfig, table.get("daemon", {}), path, "daemon.")
     notify = _build(NotifyConfig, table.get("notify", {}), path, "notify.")
-    return Config(output, watches, clean, daemon, notify, path)
+    vision = _build(VisionConfig, table.get("vision", {}), path, "vision.")
+    return Config(output, watches, clean, daemon, notify, vision, path)
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], path: Path, prefix: str) -> None:
@@ -141,6 +152,15 @@ _EXPECTED = {bool: "true or false", int: "a whole number", float: "a number", st
 def _value(raw: object, hint: object, meta: typing.Mapping[str, Any], path: Path, key: str) -> Any:
     if hint is Path:
         return _path(raw, path, key)
+    if hint == tuple[str, ...]:
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{path}: '{key}' must be a list of strings, not {raw!r}")
+        wrong = [item for item in raw if item not in meta.get("choices", (item,))]
+        if wrong:
+            raise ConfigError(
+                f"{path}: '{key}' may hold {', '.join(map(repr, meta['choices']))}, not {wrong[0]!r}"
+            )
+        return tuple(raw)
     if not _is_instance(raw, hint):
         raise ConfigError(f"{path}: '{key}' must be {_EXPECTED.get(hint, hint)}, not {raw!r}")  # type: ignore[call-overload]
     if "choices" in meta and raw not in meta["choices"]:

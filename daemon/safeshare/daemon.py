@@ -28,6 +28,8 @@ from safeshare.folders import Folder, Folders, files_in
 from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger
 from safeshare.pipeline import Pipeline
+from safeshare.vision.later import LookLater
+from safeshare.vision.step import VisionStep
 from safeshare.watcher import EventFilter, Settler
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,9 @@ class Daemon:
                     f"{config.source or 'defaults'}: the output folder {watch.path} cannot be watched"
                 )
         self.on_result = on_result or (lambda result: None)
-        self.pipeline = Pipeline(pipeline_settings(config.clean, None, None))
+        self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
+        self.pipeline = Pipeline(pipeline_settings(config.clean, None, None), self.vision)
+        self.look_later: LookLater | None = None
         self.stop_event = threading.Event()
         self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
@@ -64,8 +68,16 @@ class Daemon:
         lock.acquire()
         try:
             self.ledger = Ledger(self.state_dir / "ledger.sqlite3")
+            if self.vision is not None and not self.vision.redacts:
+                self.look_later = LookLater(self.vision, self._busy, self.on_result)
             self.handler = FileHandler(
-                self.pipeline, self.ledger, self.folders, self.settler, self.output, self.on_result
+                self.pipeline,
+                self.ledger,
+                self.folders,
+                self.settler,
+                self.output,
+                self.on_result,
+                self.look_later,
             )
             self._install_signals()
             self._remove_stale_temp_files()
@@ -92,6 +104,10 @@ class Daemon:
             for thread in threads:
                 thread.join(timeout=120)
             self.observer.join(timeout=10)
+            if self.look_later is not None:
+                self.look_later.stop()
+            elif self.vision is not None:
+                self.vision.close()
             return 0
         finally:
             if self.ledger is not None:
@@ -100,6 +116,10 @@ class Daemon:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _busy(self) -> bool:
+        """Files are waiting to be cleaned (so looking at pictures waits)."""
+        return self.queue.qsize() > 0 or self.settler.pending_count() > 0
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safeshare.batch import IMAGE_SUFFIXES
 from safeshare.folders import Folders
@@ -17,6 +18,9 @@ from safeshare.ledger import Ledger
 from safeshare.naming import numbered
 from safeshare.pipeline import Claim, Pipeline, Result, Status
 from safeshare.watcher import Settler
+
+if TYPE_CHECKING:
+    from safeshare.vision.later import LookLater
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for files that look unfinished (empty, truncated)
@@ -33,6 +37,7 @@ class FileHandler:
         settler: Settler,
         output: Path,
         on_result: OnResult,
+        look_later: LookLater | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
@@ -40,6 +45,7 @@ class FileHandler:
         self.settler = settler
         self.output = output
         self.on_result = on_result
+        self.look_later = look_later  # clean copies are looked at (vision) before being reported
         self.attempts: dict[Path, int] = {}
         self.output_failures: dict[Path, int] = {}
 
@@ -154,4 +160,7 @@ class FileHandler:
             self.output_failures.pop(path, None)
             if result.status is not Status.CLEANED:
                 log.warning("%s %s: %s", result.status.value, path.name, result.reason)
-        self.on_result(result)
+        if self.look_later is not None and result.ok and result.visible is None:
+            self.look_later.submit(result)
+        else:
+            self.on_result(result)

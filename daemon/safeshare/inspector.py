@@ -10,6 +10,8 @@ from safeshare.fileio import read_input
 from safeshare.findings import Findings
 from safeshare.formats import HEAD_SIZE, detect
 from safeshare.fsleaks import name_findings, xattr_findings
+from safeshare.vision.report import Visible
+from safeshare.vision.step import VisionStep
 
 
 @dataclass
@@ -19,9 +21,10 @@ class Report:
     findings: Findings = field(default_factory=Findings)
     orientation: int = 1
     error: str = ""
+    visible: Visible | None = None
 
 
-def inspect_file(source: Path, max_bytes: int) -> Report:
+def inspect_file(source: Path, max_bytes: int, vision: VisionStep | None = None) -> Report:
     try:
         src = read_input(source, max_bytes)
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
@@ -32,4 +35,5 @@ def inspect_file(source: Path, max_bytes: int) -> Report:
     findings.extend(seen.findings)
     xattr_findings(source, findings)
     name_findings(source.name, findings)
-    return Report(source, fmt.name, findings, seen.orientation)
+    visible = vision.analyze(source) if vision is not None else None
+    return Report(source, fmt.name, findings, seen.orientation, visible=visible)

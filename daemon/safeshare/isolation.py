@@ -30,17 +30,23 @@ T = TypeVar("T")
 IDLE_SECONDS = 30.0  # a worker with nothing to do exits, so the idle daemon stays small
 
 
-def _serve(connection: Connection, memory_mb: int) -> None:
+def _serve(connection: Connection, memory_mb: int, nice: int) -> None:
     """The worker: run (module, function, args) requests until told to stop."""
+    import os
     import resource
 
+    if nice:
+        os.nice(nice)  # below cleaning: the vision worker must not slow a burst down
     limit = memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     while True:
-        if not connection.poll(IDLE_SECONDS):
-            return
-        request = connection.recv()
+        try:
+            if not connection.poll(IDLE_SECONDS):
+                return
+            request = connection.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone (it exited or closed the pipe): so is our work
         if request is None:
             return
         module, name, args = request
@@ -59,8 +65,9 @@ def _serve(connection: Connection, memory_mb: int) -> None:
 class _Worker:
     """One worker process and its pipe; started on first use, replaced after a crash."""
 
-    def __init__(self, memory_mb: int) -> None:
+    def __init__(self, memory_mb: int, nice: int = 0) -> None:
         self.memory_mb = memory_mb
+        self.nice = nice
         self.process: Any = None
         self.connection: Connection | None = None
 
@@ -85,7 +92,7 @@ class _Worker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, self.memory_mb), name="safeshare-decoder", daemon=True
+            target=_serve, args=(child, self.memory_mb, self.nice), name="safeshare-decoder", daemon=True
         )
         process.start()
         child.close()
@@ -117,10 +124,10 @@ class _Worker:
 class DecoderPool:
     """`size` worker processes; each call takes a free one (the daemon uses one, a batch two)."""
 
-    def __init__(self, timeout: float = 60.0, memory_mb: int = 2048, size: int = 1) -> None:
+    def __init__(self, timeout: float = 60.0, memory_mb: int = 2048, size: int = 1, nice: int = 0) -> None:
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._workers = [_Worker(memory_mb) for _ in range(max(1, size))]
+        self._workers = [_Worker(memory_mb, nice) for _ in range(max(1, size))]
         self._free: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
             self._free.put(worker)

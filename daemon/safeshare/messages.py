@@ -93,9 +93,10 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
     where = (
         f"Clean copy: {result.output}" if detail == "full" and result.output else "The clean copy is ready."
     )
+    visible = f"\nAlso visible: {result.visible.describe(detail)}." if result.visible else ""
     if not phrases:
-        return Message(title, f"It carried no metadata. {where}")
-    return Message(title, f"Removed: {', '.join(phrases)}.\n{where}")
+        return Message(title, f"It carried no metadata.{visible}\n{where}")
+    return Message(title, f"Removed: {', '.join(phrases)}.{visible}\n{where}")
 
 
 def for_failure(result: Result) -> Message:
@@ -116,6 +117,9 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
         if n:
             counts.append(f"{n} {counted}")
     lines = [", ".join(counts) + "." if counts else ("They carried no metadata." if cleaned else "")]
+    shown = _visible_counts(cleaned)
+    if shown:
+        lines.append(f"Also visible: {shown}.")
     if failed:
         shown = ", ".join(f"{name_of(r.source)} ({r.reason})" for r in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
@@ -123,3 +127,14 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
     if cleaned and output is not None:
         lines.append(f"Copies in {output.name}.")
     return Message(title, "\n".join(line for line in lines if line), error=bool(failed) and not cleaned)
+
+
+def _visible_counts(cleaned: Sequence[Result]) -> str:
+    """'5 showed faces, 2 showed readable text, 1 showed a code', for a burst."""
+    pictures = [r.visible for r in cleaned if r.visible]
+    counts = [
+        (sum(1 for v in pictures if v.faces), "showed faces"),
+        (sum(1 for v in pictures if v.texts), "showed readable text"),
+        (sum(1 for v in pictures if v.codes), "showed a QR code or barcode"),
+    ]
+    return ", ".join(f"{n} {words}" for n, words in counts if n)

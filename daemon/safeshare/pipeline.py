@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safeshare.errors import (
     EmptyFile,
@@ -21,13 +22,18 @@ from safeshare.errors import (
     Truncated,
     UnsupportedFormat,
     Vanished,
+    VerificationError,
 )
 from safeshare.fileio import Source, publish, read_input
 from safeshare.findings import Findings
-from safeshare.formats import HEAD_SIZE, CleanOptions, detect
+from safeshare.formats import HEAD_SIZE, Cleaned, CleanOptions, detect
 from safeshare.fsleaks import name_findings, xattr_findings
 from safeshare.naming import neutral_name, output_name, revealing_parts
 from safeshare.verify import pillow_view, verify_output
+from safeshare.vision.report import Visible
+
+if TYPE_CHECKING:
+    from safeshare.vision.step import VisionStep
 
 log = logging.getLogger(__name__)
 CANONICAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WebP": ".webp", "GIF": ".gif", "TIFF": ".tif"}
@@ -61,6 +67,7 @@ class Result:
     vanished: bool = False  # the input disappeared before it could be read
     not_image: bool = False  # its content is no image we clean (text, video, BMP...)
     output_error: bool = False  # the output could not be written: worth trying again later
+    visible: Visible | None = None  # what the picture shows (vision extra), when looked at
 
     @property
     def ok(self) -> bool:
@@ -76,8 +83,9 @@ def keep_path(desired: Path, source: Path) -> Path:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, vision: VisionStep | None = None) -> None:
         self.settings = settings
+        self.vision = vision  # used here only to redact, which must happen before publishing
 
     def read(self, source: Path, follow_symlinks: bool = True) -> Source | Result:
         """The input's bytes, or the Result that says why it cannot be read."""
@@ -128,6 +136,10 @@ class Pipeline:
         options = replace(options, path=source)  # so that the decoder worker can read it itself
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
         expected = pillow_view(str(source), fmt.name, options.max_pixels) if fmt.lossless else None
+        visible = None
+        if self.vision is not None and self.vision.redacts:
+            cleaned, visible = _redacted(self.vision, source, fmt.name, cleaned, options)
+            expected = None if cleaned.reencoded else expected
         findings = Findings()
         findings.extend(cleaned.findings)
         xattr_findings(source, findings, follow_symlinks)
@@ -154,8 +166,44 @@ class Pipeline:
         publish(cleaned.parts, final, src.mode, check, root, written)
         log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
         return Result(
-            source, Status.CLEANED, final, fmt.name, cleaned.format, cleaned.reencoded, findings, notes=notes
+            source,
+            Status.CLEANED,
+            final,
+            fmt.name,
+            cleaned.format,
+            cleaned.reencoded,
+            findings,
+            notes=notes,
+            visible=visible,
         )
+
+
+def _redacted(
+    vision: VisionStep, source: Path, input_format: str, cleaned: Cleaned, options: CleanOptions
+) -> tuple[Cleaned, Visible]:
+    """The clean copy with what the user asked to hide filled in solid, or as it was when
+    nothing is to be hidden. Fails closed: without an analysis nothing is published."""
+    visible = vision.analyze(source)
+    if visible is None:
+        raise VerificationError("redaction was asked for, but what the picture shows could not be checked")
+    boxes = vision.boxes_to_hide(visible)
+    if not boxes:
+        return cleaned, visible
+    as_png = cleaned.format not in ("JPEG", "TIFF")
+    out = vision.redact(source, boxes, as_png, options.jpeg_quality)
+    same = out.format == input_format or (out.format == "JPEG" and input_format in ("HEIF", "AVIF"))
+    extension = cleaned.extension if same else CANONICAL_SUFFIX[out.format]
+    findings = Findings()
+    findings.extend(cleaned.findings)
+    findings.extend(out.findings)
+    notes = [
+        *cleaned.notes,
+        f"redacted: {len(boxes)} area{'s' if len(boxes) > 1 else ''} filled in, re-encoded",
+    ]
+    redacted = Cleaned(
+        [out.data], out.format, findings, 1, True, extension, out.size, out.mode, notes, frames=1
+    )
+    return redacted, visible
 
 
 def _refused(source: Path, exc: InputError) -> Result:

@@ -29,6 +29,8 @@ def clean_line(result: Result) -> str:
     )
     removed = result.findings.short_summary() or "no metadata found"
     notes = "".join(f"; {note}" for note in result.notes)
+    if result.visible:
+        notes += f"; also visible: {result.visible.describe()}"
     assert result.output is not None
     return (
         f"cleaned: {shown(result.source)} -> {shown(result.output)} ({fmt}, {how}; removed: {removed}{notes})"
@@ -45,6 +47,7 @@ def clean_json(result: Result) -> str:
         "mode": ("re-encoded" if result.reencoded else "lossless") if result.ok else None,
         "removed": [f.as_json() for f in result.findings],
         "notes": result.notes,
+        "visible": result.visible.as_json() if result.visible is not None else None,
     }
     if not result.ok:
         record["reason"] = result.reason
@@ -58,6 +61,8 @@ def inspect_lines(report: Report) -> list[str]:
     if report.orientation != 1:
         head += f", orientation {report.orientation}"
     body = report.findings.summary_lines(per_class=12) or ["carries no metadata beyond the picture"]
+    if report.visible:
+        body.append(f"visible in the picture: {report.visible.describe()}")
     return [head, *(f"  {line}" for line in body)]
 
 
@@ -67,6 +72,7 @@ def inspect_json(report: Report) -> str:
         "format": report.format or None,
         "orientation": report.orientation,
         "carries": [f.as_json() for f in report.findings],
+        "visible": report.visible.as_json() if report.visible is not None else None,
     }
     if report.error:
         record["error"] = report.error

@@ -75,7 +75,7 @@ def config_lines(config: Config) -> list[str]:
         "",
         f"output = {_toml(config.output)}",
     ]
-    for name in ("clean", "daemon", "notify"):
+    for name in ("clean", "daemon", "notify", "vision"):
         lines += ["", f"[{name}]"]
         section = getattr(config, name)
         lines += [f"{f.name} = {_toml(getattr(section, f.name))}" for f in dataclasses.fields(section)]
@@ -87,6 +87,8 @@ def config_lines(config: Config) -> list[str]:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

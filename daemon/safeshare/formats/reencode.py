@@ -42,29 +42,40 @@ class Reencoded:
 
 def isobmff(source: Source, convert_to: str, quality: int, max_pixels: int) -> Reencoded:
     """A HEIF or AVIF primary image, upright, as JPEG or PNG."""
-    _register_heif()
+    register_heif()
     with opened(source, max_pixels) as image:
         image.load()
-        transpose = _TRANSPOSE.get(_decoder_orientation(image))
-        upright = image.transpose(transpose) if transpose is not None else image  # FLIP_LEFT_RIGHT is 0
-        icc = (
-            sanitize_icc(image.info["icc_profile"], "HEIF colour profile")
-            if image.info.get("icc_profile")
-            else None
-        )
-    extra = {"icc_profile": icc.profile} if icc is not None and icc.profile else {}
-    as_png = convert_to == "png" or upright.mode in ("RGBA", "LA", "PA")
-    out = io.BytesIO()
-    if as_png:
-        upright.save(out, "PNG", **extra)
-    else:
-        upright = upright if upright.mode in ("RGB", "L") else upright.convert("RGB")
-        upright.save(out, "JPEG", quality=quality, subsampling=0, **extra)
+        picture = upright(image)
+        profile = image.info.get("icc_profile")
+    icc = sanitize_icc(profile, "HEIF colour profile") if profile else None
+    as_png = convert_to == "png" or picture.mode in ("RGBA", "LA", "PA")
+    data, fmt, encoded = encode(picture, as_png, quality, icc.profile if icc is not None else None)
     notes = ["kept as PNG to keep transparency"] if as_png and convert_to != "png" else []
     findings = icc.findings if icc is not None else []
-    return Reencoded(
-        out.getvalue(), "PNG" if as_png else "JPEG", upright.size, upright.mode, 1, findings, notes
-    )
+    return Reencoded(data, fmt, encoded.size, encoded.mode, 1, findings, notes)
+
+
+def encode(
+    picture: Image.Image, as_png: bool, quality: int, icc: bytes | None
+) -> tuple[bytes, str, Image.Image]:
+    """(bytes, format, the image as encoded): PNG, or JPEG at `quality` with full chroma."""
+    extra = {"icc_profile": icc} if icc else {}
+    out = io.BytesIO()
+    if as_png:
+        picture.save(out, "PNG", **extra)
+        return out.getvalue(), "PNG", picture
+    picture = picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+    picture.save(out, "JPEG", quality=quality, subsampling=0, **extra)
+    return out.getvalue(), "JPEG", picture
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The picture as viewers show it: irot/imir for HEIF and AVIF (as their decoder reports
+    them), the EXIF orientation for everything else."""
+    if image.format in ("HEIF", "AVIF"):
+        transpose = _TRANSPOSE.get(_decoder_orientation(image))
+        return image.transpose(transpose) if transpose is not None else image  # FLIP_LEFT_RIGHT is 0
+    return ImageOps.exif_transpose(image)
 
 
 def tiff(source: Source, max_pixels: int) -> Reencoded:
@@ -105,7 +116,7 @@ def _decoder_orientation(image: Image.Image) -> int:
 _registered = False
 
 
-def _register_heif() -> None:
+def register_heif() -> None:
     """pillow-heif is imported only when a HEIF file needs decoding (it is heavy)."""
     global _registered
     if _registered:

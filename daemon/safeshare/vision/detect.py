@@ -1,0 +1,101 @@
+"""Faces, readable text and codes in a picture. Runs in the vision worker process.
+
+Each detector works on its own downscaled copy of the upright picture (faces at 1600 px,
+text at 1280 px, codes at 3000 px grey) and reports boxes in the upright picture's pixels.
+Text results need a score of 0.6 and at least three letters or digits. Nothing here
+touches the network: rapidocr gets explicit paths to its bundled models and its
+downloader is replaced by one that refuses.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime is imported, or it phones home
+
+from PIL import Image
+
+from safeshare.formats.reencode import register_heif, upright
+from safeshare.pillow_reading import Source, opened
+from safeshare.vision import centerface
+from safeshare.vision.report import Seen, Visible
+
+TEXT_LONG_SIDE, CODE_LONG_SIDE = 1280, 3000
+TEXT_MIN_SCORE, TEXT_MIN_ALNUM = 0.6, 3
+THREADS = max(1, min(2, os.cpu_count() or 1))
+OCR_MODELS = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+}
+_ocr: Any = None
+
+
+def analyze(source: Source, max_pixels: int) -> Visible:
+    """What the upright picture in `source` shows."""
+    register_heif()
+    with opened(source, max_pixels) as image:
+        rgb = upright_rgb(image)
+    faces = [Seen("face", box) for box, _score in centerface.faces(rgb, THREADS)]
+    return Visible(rgb.size, faces, texts(rgb), codes(rgb))
+
+
+def upright_rgb(image: Image.Image) -> Image.Image:
+    picture = upright(image)
+    return picture if picture.mode == "RGB" else picture.convert("RGB")
+
+
+def texts(rgb: Image.Image) -> list[Seen]:
+    small, factor = centerface.downscale(rgb, TEXT_LONG_SIDE)
+    result = _engine()(small)  # an image, never a string: rapidocr fetches anything like a URL
+    if result.txts is None:
+        return []
+    found = []
+    for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=True):
+        if score >= TEXT_MIN_SCORE and sum(c.isalnum() for c in text) >= TEXT_MIN_ALNUM:
+            xs, ys = [p[0] / factor for p in quad], [p[1] / factor for p in quad]
+            found.append(Seen("text", (min(xs), min(ys), max(xs), max(ys)), text))
+    return found
+
+
+def codes(rgb: Image.Image) -> list[Seen]:
+    import zxingcpp
+
+    small, factor = centerface.downscale(rgb.convert("L"), CODE_LONG_SIDE)
+    found = []
+    for code in zxingcpp.read_barcodes(small):
+        p = code.position
+        corners = (p.top_left, p.top_right, p.bottom_right, p.bottom_left)
+        xs, ys = [c.x / factor for c in corners], [c.y / factor for c in corners]
+        found.append(Seen(code.format.name, (min(xs), min(ys), max(xs), max(ys)), code.text))
+    return found
+
+
+def _refuse_download(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("rapidocr tried to download a model: refused (safeshare works offline)")
+
+
+def _engine() -> Any:
+    global _ocr
+    if _ocr is None:
+        from importlib.util import find_spec
+
+        from rapidocr import RapidOCR
+        from rapidocr.utils import download_file
+
+        download_file.DownloadFile.run = classmethod(_refuse_download)  # type: ignore[method-assign,assignment]
+        spec = find_spec("rapidocr")
+        assert spec is not None and spec.submodule_search_locations
+        models = Path(next(iter(spec.submodule_search_locations))) / "models"
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        # A second line of defence above: its downloader refuses. The first: explicit paths.
+        for task, name in OCR_MODELS.items():
+            params[f"{task}.model_path"] = str(models / name)  # explicit paths: no download step
+        _ocr = RapidOCR(params=params)
+    return _ocr

@@ -1,0 +1,77 @@
+"""The vision step as the pipeline, `clean`, `inspect` and the daemon use it.
+
+It never holds up or breaks cleaning: detection runs in its own worker process (niced, with
+its own memory limit, stopped when idle), and a detector that fails is logged and reported
+as "nothing known" rather than failing the file. Only redaction, which is asked for, comes
+before publishing; otherwise the clean copy is published first and looked at afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from safeshare.config import VisionConfig
+from safeshare.errors import SafeshareError
+from safeshare.isolation import DecoderPool
+from safeshare.vision import installed
+from safeshare.vision.report import Box, Visible
+
+if TYPE_CHECKING:
+    from safeshare.formats.reencode import Reencoded
+
+log = logging.getLogger(__name__)
+TIMEOUT = 120.0
+
+
+class VisionStep:
+    def __init__(self, config: VisionConfig, max_pixels: int) -> None:
+        os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # the worker inherits it before any import
+        self.config = config
+        self.max_pixels = max_pixels
+        self.pool = DecoderPool(TIMEOUT, config.memory_mb, size=1, nice=10)
+
+    @classmethod
+    def if_available(cls, config: VisionConfig, max_pixels: int, wanted: bool = True) -> VisionStep | None:
+        """A step when the extra is installed and the user has not turned it off."""
+        return cls(config, max_pixels) if wanted and config.enabled and installed() else None
+
+    @property
+    def redacts(self) -> bool:
+        return bool(self.config.redact)
+
+    def analyze(self, path: Path) -> Visible | None:
+        from safeshare.vision import detect
+
+        try:
+            return self.pool.call(detect.analyze, str(path), self.max_pixels)
+        except SafeshareError as exc:
+            log.warning("could not look at what %s shows: %s", path.name, exc)
+            return None
+
+    def boxes_to_hide(self, visible: Visible) -> list[Box]:
+        wanted = set(self.config.redact)
+        faces = (
+            visible.faces
+            if "faces" in wanted
+            else visible.faces[1:]
+            if "faces-except-largest" in wanted
+            else []
+        )
+        chosen = [
+            *faces,
+            *(visible.texts if "text" in wanted else []),
+            *(visible.codes if "codes" in wanted else []),
+        ]
+        return [seen.box for seen in chosen]
+
+    def redact(self, path: Path, boxes: list[Box], as_png: bool, quality: int) -> Reencoded:
+        """The picture with `boxes` filled solid; raises SafeshareError when it cannot be done."""
+        from safeshare.vision import redact
+
+        return self.pool.call(redact.redact, str(path), boxes, as_png, quality, self.max_pixels)
+
+    def close(self) -> None:
+        self.pool.close()
