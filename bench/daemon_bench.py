@@ -1,5 +1,6 @@
 """The daemon: drop-to-published latency, a 1000-file burst, idle CPU and memory, each
-against a bare watchdog copier (baseline_watcher.py) measured in the same run."""
+against a bare watchdog copier (baseline_watcher.py) measured in the same run. Picture
+analysis (the vision extra) is off here; bench/vision_bench.py measures it."""
 
 from __future__ import annotations
 
@@ -31,13 +32,16 @@ class Numbers:
 class Subject:
     """One watcher process (safeshare or the baseline) on its own temp folders."""
 
-    def __init__(self, root: Path, kind: str) -> None:
+    def __init__(self, root: Path, kind: str, vision: bool = False) -> None:
         self.watched, self.output = root / "in", root / "out"
         self.watched.mkdir(parents=True)
         env = dict(os.environ)
         if kind == "safeshare":
             config = root / "c.toml"
-            config.write_text(f'output = "{self.output}"\n[[watch]]\npath = "{self.watched}"\n')
+            config.write_text(
+                f'output = "{self.output}"\n[vision]\nenabled = {str(vision).lower()}\n'
+                f'[[watch]]\npath = "{self.watched}"\n'
+            )
             env.update(HOME=str(root), XDG_STATE_HOME=str(root / "state"), SAFESHARE_CONFIG=str(config))
             command = [python(), "-m", "safeshare", "run"]
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch_bench, daemon_bench, large_bench, stages_bench
+from bench import batch_bench, daemon_bench, large_bench, stages_bench, vision_bench
 from bench.common import machine, table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -52,6 +52,7 @@ def main() -> int:
             ["daemon", "safeshare", "bare watchdog copier", "ratio", "target"],
             daemon_bench.run(10 if args.quick else 60),
         ),
+        ("What the picture shows (the vision extra)", vision_bench.HEADERS, vision_bench.run()),
     ]
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = [f"# Benchmark results\n\nMeasured {stamp} on {machine()}.\n", "Run again with `make bench`.\n"]

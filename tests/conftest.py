@@ -39,10 +39,16 @@ def fingerprint(path: Path) -> tuple[str, int]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    vision: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """The real command, as a user runs it (`python -m safeshare`)."""
+    """The real command, as a user runs it (`python -m safeshare`). Picture analysis is off
+    unless a test asks for it: it is optional, slow, and tested on its own."""
     full_env = {**os.environ, **(env or {})}
+    if not vision and args and args[0] in ("clean", "inspect"):
+        args = (args[0], "--no-vision", *args[1:])
     return subprocess.run(
         [sys.executable, "-m", "safeshare", *args],
         capture_output=True,

@@ -43,10 +43,8 @@ class VisionStep:
         return bool(self.config.redact)
 
     def analyze(self, path: Path) -> Visible | None:
-        from safeshare.vision import detect
-
         try:
-            return self.pool.call(detect.analyze, str(path), self.max_pixels)
+            return self.pool.call(_analyze_in_worker, str(path), self.max_pixels)
         except SafeshareError as exc:
             log.warning("could not look at what %s shows: %s", path.name, exc)
             return None
@@ -69,9 +67,23 @@ class VisionStep:
 
     def redact(self, path: Path, boxes: list[Box], as_png: bool, quality: int) -> Reencoded:
         """The picture with `boxes` filled solid; raises SafeshareError when it cannot be done."""
-        from safeshare.vision import redact
-
-        return self.pool.call(redact.redact, str(path), boxes, as_png, quality, self.max_pixels)
+        return self.pool.call(_redact_in_worker, str(path), boxes, as_png, quality, self.max_pixels)
 
     def close(self) -> None:
         self.pool.close()
+
+
+# The worker runs these. They import the detectors themselves so that the process that asks
+# (the daemon) never loads numpy or onnxruntime: pickling `detect.analyze` would import it here.
+def _analyze_in_worker(source: str, max_pixels: int) -> Visible:
+    from safeshare.vision import detect
+
+    return detect.analyze(source, max_pixels)
+
+
+def _redact_in_worker(
+    source: str, boxes: list[Box], as_png: bool, quality: int, max_pixels: int
+) -> Reencoded:
+    from safeshare.vision import redact
+
+    return redact.redact(source, boxes, as_png, quality, max_pixels)

@@ -1,0 +1,161 @@
+"""What the picture shows (the vision extra): time per 12 MP photo in the niced worker, split
+by detector, against cleaning the same photo; the worker's peak memory; and the daemon with
+the extra on against off, for publishing a burst and for idle memory.
+
+Targets (issue 8): under 2 s per 12 MP photo on this 2-core machine; publishing is never
+delayed by looking; the idle footprint holds until a picture is looked at.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import PHOTO, rss_mb, variant
+
+WARM_RUNS = 5
+BURST = 50
+
+
+def _photos(folder: Path) -> dict[str, Path]:
+    from tests.vision_set import samples  # scikit-image pictures, rendered text and codes
+
+    wanted = {"group of four, 12 MP": "4 faces", "badge, 12 MP": "text + QR code"}
+    out = {}
+    for sample in samples():
+        if sample.name in wanted:
+            path = folder / f"{sample.name.split(',')[0].replace(' ', '_')}.jpg"
+            sample.image.save(path, quality=92)
+            out[f"12 MP JPEG, {wanted[sample.name]}"] = path
+    return out
+
+
+def _median_seconds(action: Callable[[], object], runs: int = WARM_RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _split(path: Path) -> str:
+    """Seconds per detector, measured in this process on the same upright picture."""
+    from PIL import Image
+
+    from safeshare.vision import centerface, detect
+
+    with Image.open(path) as image:
+        rgb = detect.upright_rgb(image)
+    parts = {
+        "faces": lambda: centerface.faces(rgb, detect.THREADS),
+        "text": lambda: detect.texts(rgb),
+        "codes": lambda: detect.codes(rgb),
+    }
+    for action in parts.values():
+        action()  # load the models first
+    return ", ".join(f"{name} {_median_seconds(action, 3):.2f}" for name, action in parts.items())
+
+
+def _worker_peak_mb(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def per_photo() -> list[list[str]]:
+    from safeshare.config import VisionConfig
+    from safeshare.pipeline import Pipeline, Settings
+    from safeshare.vision.step import VisionStep
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-vision-") as folder:
+        root = Path(folder)
+        step = VisionStep(VisionConfig(), 200_000_000)
+        try:
+            for n, (label, path) in enumerate(_photos(root).items()):
+                cold = _median_seconds(lambda p=path: step.analyze(p), 1)  # type: ignore[misc]
+                warm = _median_seconds(lambda p=path: step.analyze(p))  # type: ignore[misc]
+                out = root / f"out{n}"
+                clean = _median_seconds(lambda p=path, o=out: Pipeline(Settings()).clean_file(p, o))  # type: ignore[misc]
+                first = f"first photo {cold:.2f} s (worker start, models load)" if n == 0 else ""
+                rows.append(
+                    [
+                        label,
+                        f"{warm:.2f} s",
+                        _split(path),
+                        f"{clean:.3f} s",
+                        f"{warm / clean:.0f}x",
+                        "< 2 s" + (f"; {first}" if first else ""),
+                    ]
+                )
+            peak = _worker_peak_mb(step.pool.worker_pid())
+        finally:
+            step.close()
+    rows.append(["vision worker peak memory", f"{peak:.0f} MB", "", "", "", "limit 3072 MB (config)"])
+    return rows
+
+
+def daemon_with_and_without() -> list[list[str]]:
+    from bench.daemon_bench import Subject
+
+    numbers = {}
+    for vision in (True, False):
+        with tempfile.TemporaryDirectory(prefix="bench-vision-daemon-") as folder:
+            subject = Subject(Path(folder), "safeshare", vision=vision)
+            try:
+                time.sleep(2)
+                idle = rss_mb(subject.proc.pid)
+                photo = PHOTO.read_bytes()
+                start = time.perf_counter()
+                for i in range(BURST):
+                    (subject.watched / f"burst_{i:03d}.jpg").write_bytes(variant(photo, 20_000 + i))
+                while len(list(subject.output.glob("burst_*.jpg"))) < BURST:
+                    time.sleep(0.05)
+                numbers[vision] = (idle, time.perf_counter() - start)
+            finally:
+                subject.stop()
+    (on_rss, on_burst), (off_rss, off_burst) = numbers[True], numbers[False]
+    return [
+        [
+            f"daemon: burst of {BURST} photos, all published",
+            f"{on_burst:.2f} s",
+            "",
+            f"{off_burst:.2f} s",
+            f"{on_burst / off_burst:.2f}x",
+            "publishing not delayed (~1x)",
+        ],
+        [
+            "daemon: idle memory before the first photo",
+            f"{on_rss:.1f} MB",
+            "",
+            f"{off_rss:.1f} MB",
+            f"{on_rss / off_rss:.2f}x",
+            "< 60 MB, models load on first need",
+        ],
+    ]
+
+
+HEADERS = ["vision", "with vision", "per detector (s)", "baseline: without", "ratio", "target"]
+
+
+def run() -> list[list[str]]:
+    from safeshare.vision import installed
+
+    if not installed():
+        return [["not measured: the vision extra is not installed", "", "", "", "", ""]]
+    return per_photo() + daemon_with_and_without()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.common import table
+
+    print(table(HEADERS, run()))
