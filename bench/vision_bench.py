@@ -103,6 +103,88 @@ def per_photo() -> list[list[str]]:
     return rows
 
 
+def large_photo() -> list[list[str]]:
+    """A 100 MP JPEG: decoded at a reduced DCT scale, so time and memory stay near 12 MP's."""
+    from bench.large_bench import _photo
+    from safeshare.config import VisionConfig
+    from safeshare.pipeline import Pipeline, Settings
+    from safeshare.vision.step import VisionStep
+
+    with tempfile.TemporaryDirectory(prefix="bench-vision-large-") as folder:
+        path, out = Path(folder) / "100mp.jpg", Path(folder) / "out"
+        _photo(11550, 8660).save(path, quality=92)
+        step = VisionStep(VisionConfig(), 200_000_000)
+        try:
+            step.analyze(next(iter(_photos(Path(folder)).values())))  # models load first
+            seconds = _median_seconds(lambda: step.analyze(path), 3)
+            peak = _worker_peak_mb(step.pool.worker_pid())
+        finally:
+            step.close()
+        clean = _median_seconds(lambda: Pipeline(Settings()).clean_file(path, out), 3)
+    return [
+        [
+            "100 MP JPEG (39 MB)",
+            f"{seconds:.2f} s, worker peak {peak:.0f} MB",
+            "",
+            f"{clean:.3f} s",
+            f"{seconds / clean:.0f}x",
+            "limit 3072 MB (config)",
+        ]
+    ]
+
+
+def _clean_batch(batch: Path, out: Path, vision: bool, expected: int) -> tuple[float, float]:
+    """(seconds until `expected` clean copies are published, seconds until the command is done)."""
+    import shutil
+    import subprocess
+
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "safeshare", "clean", str(batch), "--output", str(out)]
+    start = time.perf_counter()
+    published = 0.0
+    with subprocess.Popen(
+        command + ([] if vision else ["--no-vision"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as run:
+        while run.poll() is None:
+            if not published and sum(1 for p in out.glob("*") if p.suffix != ".tmp") >= expected:
+                published = time.perf_counter() - start
+            time.sleep(0.005)
+    done = time.perf_counter() - start
+    return published or done, done
+
+
+def batch_with_and_without() -> list[list[str]]:
+    """`safeshare clean` on the corpus JPEGs: publishing runs at cleaning speed, looking behind."""
+    from bench.batch_bench import _batches
+
+    with tempfile.TemporaryDirectory(prefix="bench-vision-batch-") as folder:
+        batch = _batches(Path(folder))["corpus JPEGs"]
+        files = sum(1 for _ in batch.iterdir())
+        out = Path(folder) / "out"
+        _clean_batch(batch, out, False, files)
+        published = sum(1 for _ in out.iterdir())  # a damaged corpus file is refused
+        off_published, off_done = _clean_batch(batch, out, False, published)
+        on_published, on_done = _clean_batch(batch, out, True, published)
+    return [
+        [
+            f"clean {files} corpus JPEGs: all published",
+            f"{on_published:.2f} s",
+            "",
+            f"{off_published:.2f} s",
+            f"{on_published / off_published:.2f}x",
+            "publishing not delayed (~1x)",
+        ],
+        [
+            f"clean {files} corpus JPEGs: all looked at",
+            f"{on_done:.1f} s ({on_done / files:.2f} s a file)",
+            "",
+            f"{off_done:.2f} s",
+            f"{on_done / off_done:.0f}x",
+            "",
+        ],
+    ]
+
+
 def daemon_with_and_without() -> list[list[str]]:
     from bench.daemon_bench import Subject
 
@@ -151,7 +233,7 @@ def run() -> list[list[str]]:
 
     if not installed():
         return [["not measured: the vision extra is not installed", "", "", "", "", ""]]
-    return per_photo() + daemon_with_and_without()
+    return per_photo() + large_photo() + batch_with_and_without() + daemon_with_and_without()
 
 
 if __name__ == "__main__":

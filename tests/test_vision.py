@@ -132,6 +132,52 @@ def test_clean_and_inspect_say_what_is_visible(tmp_path: Path) -> None:
     )
 
 
+def test_a_large_turned_photo_is_looked_at_small_and_reported_full_size(tmp_path: Path) -> None:
+    """48 MP stored on its side (EXIF orientation 6): the detectors see a reduced upright copy
+    (the JPEG decoded at half scale), and the boxes land on the faces of the full upright
+    picture, which is what redaction draws on."""
+    from tests.vision_set import samples
+
+    group = next(s for s in samples() if s.name.startswith("group"))
+    upright = group.image.resize((8000, 6000), Image.Resampling.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned left; viewers turn it right to show it upright
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "big.jpg", quality=90, exif=exif)
+    step = VisionStep(VisionConfig(), 200_000_000)
+    try:
+        seen = step.analyze(tmp_path / "big.jpg")
+    finally:
+        step.close()
+    assert seen is not None and seen.size == (8000, 6000)
+    truth = [tuple(v * 2 for v in box) for box in group.faces]
+    assert all(any(_center_in(f.box, gt) for f in seen.faces) for gt in truth)
+    largest_width, truth_width = seen.faces[0].box[2] - seen.faces[0].box[0], truth[0][2] - truth[0][0]
+    assert 0.6 < largest_width / truth_width < 1.5
+
+
+def test_clean_publishes_every_copy_before_looking_holds_anything_up(tmp_path: Path) -> None:
+    """`safeshare clean` on a folder: looking (~1 s a photo) runs behind cleaning (~10 ms), so
+    by the time the first result, with what it shows, is printed, every copy is published."""
+    from tests.vision_set import samples
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    group = next(s for s in samples() if s.name.startswith("group")).image
+    for i in range(8):
+        group.save(photos / f"party_{i}.jpg", quality=85)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "safeshare", "clean", str(photos), "--output", str(out), "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        published_then = len(list(out.glob("*.jpg")))
+        rest = process.stdout.read()
+    assert process.returncode == 0
+    records = json_lines(first + rest)
+    assert len(records) == 8 and all(len(r["visible"]["faces"]) == 4 for r in records)
+    assert published_then == 8
+
+
 def test_redaction_fills_solid_boxes_and_keeps_the_largest_face(tmp_path: Path) -> None:
     _badge_photo(tmp_path / "party.jpg")
     config = VisionConfig(redact=("faces-except-largest", "text", "codes"))

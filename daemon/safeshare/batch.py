@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +122,29 @@ def clean_all(
         isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
 
     def one(job: Job) -> Result:
-        result = pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
-        if vision is not None and result.output is not None and result.visible is None:
-            result.visible = vision.analyze(result.output)
-        return result
+        return pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
 
-    if workers == 1:
+    if vision is None and workers == 1:
         yield from map(one, jobs)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="clean") as executor:
-        yield from executor.map(one, jobs)
+        if vision is None:
+            yield from executor.map(one, jobs)
+            return
+        # Looking takes ~0.8 s a photo, cleaning ~10 ms: every clean copy is published at
+        # cleaning speed, and one thread looks at them in order behind it, in the niced worker.
+        cleaned = [executor.submit(one, job) for job in jobs]
+        with ThreadPoolExecutor(1, thread_name_prefix="look") as looker:
+            looked = [looker.submit(_look, vision, future) for future in cleaned]
+            for future in looked:
+                yield future.result()
+
+
+def _look(vision: VisionStep, cleaning: Future[Result]) -> Result:
+    result = cleaning.result()
+    if result.output is not None and result.visible is None:
+        result.visible = vision.analyze(result.output)
+    return result
 
 
 def pipeline_settings(

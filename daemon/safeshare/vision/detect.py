@@ -1,7 +1,9 @@
 """Faces, readable text and codes in a picture. Runs in the vision worker process.
 
-Each detector works on its own downscaled copy of the upright picture (faces at 1600 px,
-text at 1280 px, codes at 3000 px grey) and reports boxes in the upright picture's pixels.
+The picture is decoded once into an upright working copy of at most 3000 px (JPEGs at a
+reduced DCT scale, so a 100 MP photo never sits in memory whole); each detector shrinks it
+further (faces at 1600 px, text at 1280 px, codes at 3000 px grey). Boxes are reported in
+the full-size upright picture's pixels, which is what redaction draws on.
 Text results need a score of 0.6 and at least three letters or digits. Nothing here
 touches the network: rapidocr gets explicit paths to its bundled models and its
 downloader is replaced by one that refuses.
@@ -9,6 +11,7 @@ downloader is replaced by one that refuses.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from safeshare.vision import centerface
 from safeshare.vision.report import Seen, Visible
 
 TEXT_LONG_SIDE, CODE_LONG_SIDE = 1280, 3000
+WORK_LONG_SIDE = max(centerface.LONG_SIDE, TEXT_LONG_SIDE, CODE_LONG_SIDE)  # the most any detector uses
 TEXT_MIN_SCORE, TEXT_MIN_ALNUM = 0.6, 3
 THREADS = max(1, min(2, os.cpu_count() or 1))
 OCR_MODELS = {
@@ -37,9 +41,29 @@ def analyze(source: Source, max_pixels: int) -> Visible:
     """What the upright picture in `source` shows."""
     register_heif()
     with opened(source, max_pixels) as image:
-        rgb = upright_rgb(image)
+        rgb, full_size = working_copy(image)
+    factor = rgb.width / full_size[0]
     faces = [Seen("face", box) for box, _score in centerface.faces(rgb, THREADS)]
-    return Visible(rgb.size, faces, texts(rgb), codes(rgb))
+    found = [[_full_size(seen, factor) for seen in kind] for kind in (faces, texts(rgb), codes(rgb))]
+    return Visible(full_size, *found)
+
+
+def working_copy(image: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
+    """The upright picture shrunk to at most WORK_LONG_SIDE px, and the full upright size."""
+    stored = image.size
+    scale = WORK_LONG_SIDE / max(stored)
+    if scale < 1:  # JPEG only: decode at 1/2, 1/4 or 1/8 scale, never below the size asked for
+        image.draft("RGB", (math.ceil(stored[0] * scale), math.ceil(stored[1] * scale)))
+    decoded = image.size
+    rgb = upright_rgb(image)
+    turned = rgb.size != decoded  # orientations 5-8 swap width and height
+    small, _ = centerface.downscale(rgb, WORK_LONG_SIDE)
+    return small, (stored[1], stored[0]) if turned else stored
+
+
+def _full_size(seen: Seen, factor: float) -> Seen:
+    x0, y0, x1, y1 = (float(v) / factor for v in seen.box)  # plain floats: detectors give numpy's
+    return Seen(seen.kind, (x0, y0, x1, y1), seen.text)
 
 
 def upright_rgb(image: Image.Image) -> Image.Image:
