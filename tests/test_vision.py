@@ -195,6 +195,24 @@ def test_redaction_fills_solid_boxes_and_keeps_the_largest_face(tmp_path: Path) 
         assert _solid(out, result.visible.texts[0].box) and _solid(out, result.visible.codes[0].box)
 
 
+def test_redacting_an_animation_keeps_only_the_frame_it_looked_at(tmp_path: Path) -> None:
+    from tests.vision_set import samples
+
+    astronaut = next(s for s in samples() if s.name == "astronaut").image
+    frames = [astronaut, astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), astronaut]
+    frames[0].save(tmp_path / "wave.gif", save_all=True, append_images=frames[1:], duration=100)
+    step = VisionStep(VisionConfig(redact=("faces",)), 200_000_000)
+    try:
+        result = Pipeline(Settings(), step).clean_file(tmp_path / "wave.gif", tmp_path / "o")
+    finally:
+        step.close()
+    assert result.status is Status.CLEANED and result.output is not None and result.visible is not None
+    assert "redacted: only the first of 3 frames kept" in result.notes
+    with Image.open(result.output) as out:
+        assert getattr(out, "n_frames", 1) == 1
+        assert _solid(out, result.visible.faces[0].box)
+
+
 def _solid(image: Image.Image, box: tuple[float, float, float, float]) -> bool:
     region = image.convert("L").crop(tuple(round(v) for v in box))  # type: ignore[arg-type]
     low, high = region.getextrema()  # type: ignore[misc]

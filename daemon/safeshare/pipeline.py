@@ -199,6 +199,7 @@ def _redacted(
     notes = [
         *cleaned.notes,
         f"redacted: {len(boxes)} area{'s' if len(boxes) > 1 else ''} filled in, re-encoded",
+        *out.notes,
     ]
     redacted = Cleaned(
         [out.data], out.format, findings, 1, True, extension, out.size, out.mode, notes, frames=1

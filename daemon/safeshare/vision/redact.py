@@ -19,10 +19,13 @@ def redact(source: Source, boxes: list[Box], as_png: bool, quality: int, max_pix
     with opened(source, max_pixels) as image:
         picture = upright_rgb(image)
         profile = image.info.get("icc_profile")
+        frames = getattr(image, "n_frames", 1)
     draw = ImageDraw.Draw(picture)
     for x0, y0, x1, y1 in boxes:
         dx, dy = (x1 - x0) * MARGIN, (y1 - y0) * MARGIN
         draw.rectangle((x0 - dx, y0 - dy, x1 + dx, y1 + dy), fill=(0, 0, 0))
     icc = sanitize_icc(profile, "colour profile") if profile else None
     data, fmt, encoded = encode(picture, as_png, quality, icc.profile if icc is not None else None)
-    return Reencoded(data, fmt, encoded.size, encoded.mode, 1, icc.findings if icc is not None else [])
+    # Only the first frame was looked at, so only it may be published.
+    notes = [f"redacted: only the first of {frames} frames kept"] if frames > 1 else []
+    return Reencoded(data, fmt, encoded.size, encoded.mode, 1, icc.findings if icc is not None else [], notes)
