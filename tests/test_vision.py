@@ -132,6 +132,54 @@ def test_clean_and_inspect_say_what_is_visible(tmp_path: Path) -> None:
     )
 
 
+def test_ctrl_c_stops_clean_without_waiting_to_look_at_the_rest(tmp_path: Path) -> None:
+    """Interrupted after the first result: one line, exit 130, no traceback, the copies
+    already published are whole, no worker is left behind, and it stops sooner than the
+    first result took (which is less than looking at the seven photos left would take)."""
+    import signal
+
+    from tests.vision_set import samples
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    group = next(s for s in samples() if s.name.startswith("group")).image
+    for i in range(8):
+        group.save(photos / f"party_{i}.jpg", quality=85)
+    out, marker = tmp_path / "out", f"ctrl-c-{os.getpid()}-{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "safeshare", "clean", str(photos), "--output", str(out), "--json"]
+    env = {**os.environ, "SAFESHARE_TEST_MARK": marker}  # inherited by every worker it starts
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as run:
+        assert run.stdout is not None and run.stderr is not None
+        started = time.monotonic()
+        run.stdout.readline()
+        first = time.monotonic() - started
+        run.send_signal(signal.SIGINT)
+        rest, errors = run.stdout.read(), run.stderr.read()
+        stopping = time.monotonic() - started - first
+    assert run.returncode == 130 and errors.strip().splitlines()[-1] == "safeshare: interrupted"
+    assert "Traceback" not in errors and not json_lines(rest)
+    assert stopping < first, f"took {stopping:.1f} s to stop; the first result took {first:.1f} s"
+    for path in out.iterdir():
+        assert path.suffix == ".jpg"  # no temp file left over
+        with Image.open(path) as image:
+            image.load()
+    deadline = time.monotonic() + 5
+    while _marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _marked_processes(marker)
+
+
+def _marked_processes(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_large_turned_photo_is_looked_at_small_and_reported_full_size(tmp_path: Path) -> None:
     """48 MP stored on its side (EXIF orientation 6): the detectors see a reduced upright copy
     (the JPEG decoded at half scale), and the boxes land on the faces of the full upright

@@ -22,6 +22,7 @@ from safeshare.report import Progress, clean_json, clean_line, inspect_json, ins
 from safeshare.vision.step import VisionStep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": run_config,
         "service": run_service,
     }
-    return commands[args.command](args, config)
+    try:
+        return commands[args.command](args, config)
+    except KeyboardInterrupt:  # Ctrl-C: what was published stays; nothing partial exists
+        print("safeshare: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
