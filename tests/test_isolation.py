@@ -72,3 +72,20 @@ def test_killing_the_worker_mid_decode_refuses_that_file_only(
     (tmp_path / "next.heic").write_bytes(synth.heic())
     assert Pipeline(Settings()).clean_file(tmp_path / "next.heic", out).status is Status.CLEANED
     pool.close()
+
+
+def test_a_call_as_the_worker_goes_idle_is_taken_by_a_fresh_one() -> None:
+    """The worker leaves after `idle` seconds without work; a request that arrives as it goes
+    is never read by it, so a fresh worker takes it instead of the file failing as a crash."""
+    import random
+    import time
+
+    pool = DecoderPool(timeout=5, memory_mb=1024, idle=0.05)
+    pids = set()
+    try:
+        for _ in range(60):
+            pids.add(pool.call(crashers.pid))
+            time.sleep(random.uniform(0.03, 0.08))  # around the moment the worker leaves
+    finally:
+        pool.close()
+    assert len(pids) > 5  # workers did leave idle while this ran: the race was exercised

@@ -28,9 +28,10 @@ from safeshare.errors import CorruptImage, SafeshareError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDLE_SECONDS = 30.0  # a worker with nothing to do exits, so the idle daemon stays small
+IDLE_EXIT = 75  # the exit status of a worker that left idle, without reading any request
 
 
-def _serve(connection: Connection, memory_mb: int, nice: int) -> None:
+def _serve(connection: Connection, memory_mb: int, nice: int, idle: float) -> None:
     """The worker: run (module, function, args) requests until told to stop."""
     import os
     import resource
@@ -42,8 +43,8 @@ def _serve(connection: Connection, memory_mb: int, nice: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     while True:
         try:
-            if not connection.poll(IDLE_SECONDS):
-                return
+            if not connection.poll(idle):
+                raise SystemExit(IDLE_EXIT)
             request = connection.recv()
         except (EOFError, OSError):
             return  # the parent is gone (it exited or closed the pipe): so is our work
@@ -65,23 +66,30 @@ def _serve(connection: Connection, memory_mb: int, nice: int) -> None:
 class _Worker:
     """One worker process and its pipe; started on first use, replaced after a crash."""
 
-    def __init__(self, memory_mb: int, nice: int = 0) -> None:
+    def __init__(self, memory_mb: int, nice: int = 0, idle: float = IDLE_SECONDS) -> None:
         self.memory_mb = memory_mb
         self.nice = nice
+        self.idle = idle
         self.process: Any = None
         self.connection: Connection | None = None
 
     def call(self, request: tuple[str, str, tuple[Any, ...]], timeout: float) -> Any:
-        connection = self.start()
-        try:
-            connection.send(request)
-            if not connection.poll(timeout):
-                self.kill()
-                raise CorruptImage(f"decoding took longer than {timeout:g} s")
-            return connection.recv()
-        except (EOFError, ConnectionError, BrokenPipeError) as exc:
-            code = self.reap()
-            raise CorruptImage(f"the image decoder crashed on this file ({_describe_exit(code)})") from exc
+        for attempt in (1, 2):
+            connection = self.start()
+            try:
+                connection.send(request)
+                if not connection.poll(timeout):
+                    self.kill()
+                    raise CorruptImage(f"decoding took longer than {timeout:g} s")
+                return connection.recv()
+            except (EOFError, ConnectionError, BrokenPipeError) as exc:
+                code = self.reap()
+                if code == IDLE_EXIT and attempt == 1:
+                    continue  # it went idle as the request arrived, unread: a fresh worker takes it
+                raise CorruptImage(
+                    f"the image decoder crashed on this file ({_describe_exit(code)})"
+                ) from exc
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def start(self) -> Connection:
         if self.process is not None and self.process.is_alive() and self.connection is not None:
@@ -92,7 +100,10 @@ class _Worker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, self.memory_mb, self.nice), name="safeshare-decoder", daemon=True
+            target=_serve,
+            args=(child, self.memory_mb, self.nice, self.idle),
+            name="safeshare-decoder",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -124,10 +135,17 @@ class _Worker:
 class DecoderPool:
     """`size` worker processes; each call takes a free one (the daemon uses one, a batch two)."""
 
-    def __init__(self, timeout: float = 60.0, memory_mb: int = 2048, size: int = 1, nice: int = 0) -> None:
+    def __init__(
+        self,
+        timeout: float = 60.0,
+        memory_mb: int = 2048,
+        size: int = 1,
+        nice: int = 0,
+        idle: float = IDLE_SECONDS,
+    ) -> None:
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._workers = [_Worker(memory_mb, nice) for _ in range(max(1, size))]
+        self._workers = [_Worker(memory_mb, nice, idle) for _ in range(max(1, size))]
         self._free: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
             self._free.put(worker)
