@@ -20,9 +20,9 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"  # before onnxruntime is imported, or 
 
 from PIL import Image
 
-from safeshare.formats.reencode import register_heif, upright
+from safeshare.formats.reencode import register_heif
 from safeshare.pillow_reading import Source, opened
-from safeshare.vision import centerface
+from safeshare.vision import centerface, pixels
 from safeshare.vision.report import Seen, Visible
 
 TEXT_LONG_SIDE, CODE_LONG_SIDE = 1280, 3000
@@ -41,34 +41,35 @@ def analyze(source: Source, max_pixels: int) -> Visible:
     """What the upright picture in `source` shows."""
     register_heif()
     with opened(source, max_pixels) as image:
-        rgb, full_size = working_copy(image)
-    factor = rgb.width / full_size[0]
+        work, full_size = working_copy(image)
+    factor = work.width / full_size[0]
+    rgb = pixels.flattened(work, pixels.WHITE)
     faces = [Seen("face", box) for box, _score in centerface.faces(rgb, THREADS)]
-    found = [[_full_size(seen, factor) for seen in kind] for kind in (faces, texts(rgb), codes(rgb))]
+    read = texts(rgb)
+    if work.mode == "RGBA":  # what is drawn on transparency shows on a dark page too
+        known = {seen.text for seen in read}
+        read += [seen for seen in texts(pixels.flattened(work, pixels.BLACK)) if seen.text not in known]
+    found = [[_full_size(seen, factor) for seen in kind] for kind in (faces, read, codes(rgb))]
     return Visible(full_size, *found)
 
 
 def working_copy(image: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
-    """The upright picture shrunk to at most WORK_LONG_SIDE px, and the full upright size."""
+    """The upright picture (8-bit RGB, or RGBA) shrunk to at most WORK_LONG_SIDE px, and the
+    full upright size."""
     stored = image.size
     scale = WORK_LONG_SIDE / max(stored)
     if scale < 1:  # JPEG only: decode at 1/2, 1/4 or 1/8 scale, never below the size asked for
         image.draft("RGB", (math.ceil(stored[0] * scale), math.ceil(stored[1] * scale)))
     decoded = image.size
-    rgb = upright_rgb(image)
-    turned = rgb.size != decoded  # orientations 5-8 swap width and height
-    small, _ = centerface.downscale(rgb, WORK_LONG_SIDE)
+    picture = pixels.upright_8bit(image)
+    turned = picture.size != decoded  # orientations 5-8 swap width and height
+    small, _ = centerface.downscale(picture, WORK_LONG_SIDE)
     return small, (stored[1], stored[0]) if turned else stored
 
 
 def _full_size(seen: Seen, factor: float) -> Seen:
     x0, y0, x1, y1 = (float(v) / factor for v in seen.box)  # plain floats: detectors give numpy's
     return Seen(seen.kind, (x0, y0, x1, y1), seen.text)
-
-
-def upright_rgb(image: Image.Image) -> Image.Image:
-    picture = upright(image)
-    return picture if picture.mode == "RGB" else picture.convert("RGB")
 
 
 def texts(rgb: Image.Image) -> list[Seen]:

@@ -1,0 +1,97 @@
+"""Vision on pictures that are not plain 8-bit RGB: 16-bit grey, transparency, and colour
+profiles that do not describe RGB. Each of these once let a face or text through, or showed
+what was hidden (found in review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageDraw, ImageFont
+
+from safeshare.config import VisionConfig
+from safeshare.pipeline import Pipeline, Result, Settings, Status
+from safeshare.vision import installed
+from safeshare.vision.step import VisionStep
+
+pytestmark = pytest.mark.skipif(
+    not installed(), reason="the vision extra is not installed (pip install '.[vision]')"
+)
+SECRET = "Password hunter2"
+
+
+def _astronaut() -> Image.Image:
+    from tests.vision_set import samples
+
+    return next(s for s in samples() if s.name == "astronaut").image
+
+
+def _redacted(path: Path, out: Path, *what: str) -> Result:
+    step = VisionStep(VisionConfig(redact=what), 200_000_000)
+    try:
+        return Pipeline(Settings(), step).clean_file(path, out)
+    finally:
+        step.close()
+
+
+def _text_on_transparency(colour: tuple[int, int, int, int]) -> Image.Image:
+    page = Image.new("RGBA", (900, 300), (0, 0, 0, 0))
+    ImageDraw.Draw(page).text((60, 100), SECRET, font=ImageFont.load_default(size=64), fill=colour)
+    return page
+
+
+def test_a_16_bit_grey_picture_is_looked_at_in_its_real_tones(tmp_path: Path) -> None:
+    grey = np.asarray(_astronaut().convert("L"), dtype=np.uint16) * 257  # full 16-bit range
+    Image.fromarray(grey).save(tmp_path / "astro16.png")
+    with Image.open(tmp_path / "astro16.png") as check:
+        assert check.mode.startswith("I")
+    result = _redacted(tmp_path / "astro16.png", tmp_path / "o", "faces")
+    assert result.status is Status.CLEANED and result.visible is not None and result.visible.faces
+    assert result.output is not None and result.reencoded
+    with Image.open(result.output) as out:
+        tones = np.asarray(out.convert("L"))
+        x0, y0, x1, y1 = (round(v) for v in result.visible.faces[0].box)
+        assert tones[y0:y1, x0:x1].max() <= 16  # filled
+        assert 60 < tones.mean() < 200  # the picture's tones, not clipped to white
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0, 255), (255, 255, 255, 255)], ids=["black", "white"])
+def test_text_drawn_on_transparency_is_read_and_filled(
+    tmp_path: Path, colour: tuple[int, int, int, int]
+) -> None:
+    _text_on_transparency(colour).save(tmp_path / "note.png")
+    result = _redacted(tmp_path / "note.png", tmp_path / "o", "text")
+    assert result.status is Status.CLEANED and result.visible is not None
+    assert any("hunter" in seen.text.lower() for seen in result.visible.texts)
+    assert result.output is not None
+    with Image.open(result.output) as out:
+        assert out.mode == "RGBA"  # transparency kept
+        x0, y0, x1, y1 = (round(v) for v in result.visible.texts[0].box)
+        area = np.asarray(out)[y0:y1, x0:x1]
+        assert (area[..., 3] == 255).all() and area[..., :3].max() <= 16  # solid, opaque black
+
+
+def test_redaction_keeps_nothing_under_transparent_pixels(tmp_path: Path) -> None:
+    picture = _astronaut().convert("RGBA")
+    ImageDraw.Draw(picture).text((300, 400), "PIN 4821", font=ImageFont.load_default(size=40), fill="yellow")
+    pixels = np.array(picture)
+    pixels[390:460, 290:500, 3] = 0  # the yellow PIN hidden under alpha 0, as editors leave it
+    Image.fromarray(pixels).save(tmp_path / "hidden.png")
+    result = _redacted(tmp_path / "hidden.png", tmp_path / "o", "faces")
+    assert result.status is Status.CLEANED and result.reencoded and result.output is not None
+    with Image.open(result.output) as out:
+        published = np.asarray(out.convert("RGBA"))
+    hidden = published[390:460, 290:500]
+    assert (hidden[..., 3] == 0).all() and hidden[..., :3].max() == 0
+
+
+def test_a_profile_that_is_not_rgb_is_not_put_on_rgb_pixels(tmp_path: Path) -> None:
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[16:20] = b"GRAY"  # a grey profile, as a grey camera JPEG carries
+    _astronaut().convert("L").save(tmp_path / "grey.jpg", quality=92, icc_profile=bytes(profile))
+    result = _redacted(tmp_path / "grey.jpg", tmp_path / "o", "faces")
+    assert result.status is Status.CLEANED and result.reencoded and result.output is not None
+    with Image.open(result.output) as out:
+        icc = out.info.get("icc_profile")
+        assert out.mode == "RGB" and (icc is None or icc[16:20] == b"RGB ")
