@@ -335,6 +335,43 @@ def _loaded_by(pid: int) -> set[str]:
     return {name for name in ("onnxruntime", "numpy") if name in maps}
 
 
+def test_a_retry_minutes_away_does_not_hold_reports_back(tmp_path: Path) -> None:
+    """Looking waits while files are about to be cleaned, but not for a file whose clean copy
+    could not be written and is retried in minutes: its report would wait that long."""
+    import queue
+    import threading
+
+    from safeshare.daemon import cleaning_waits
+    from safeshare.pipeline import Result
+    from safeshare.vision.later import LookLater
+    from safeshare.watcher import Settler
+    from tests.daemon_harness import wait_until
+    from tests.vision_set import samples
+
+    waiting: queue.Queue[Path | None] = queue.Queue()
+    settler = Settler(1.0, waiting.put)
+    threading.Thread(target=settler.run, daemon=True).start()
+    settler.touch(tmp_path / "unwritable.jpg", complete=True, delay=300.0)  # as handling retries it
+    assert not cleaning_waits(waiting, settler)
+    settler.touch(tmp_path / "arriving.jpg")  # still being written: due within the settle time
+    assert cleaning_waits(waiting, settler)
+    settler.forget(tmp_path / "arriving.jpg")
+
+    photo = tmp_path / "astronaut.png"
+    next(s for s in samples() if s.name == "astronaut").image.save(photo)
+    delivered: list[Result] = []
+    later = LookLater(
+        VisionStep(VisionConfig(), 200_000_000), lambda: cleaning_waits(waiting, settler), delivered.append
+    )
+    try:
+        later.submit(Result(photo, Status.CLEANED, photo))
+        wait_until(lambda: bool(delivered), timeout=60)
+    finally:
+        later.stop()
+        settler.stop()
+    assert delivered[0].visible is not None and len(delivered[0].visible.faces) == 1
+
+
 def test_daemon_loads_the_models_on_first_need_only(tmp_path: Path) -> None:
     """The idle footprint holds with the extra installed and on: nothing is loaded until a
     picture is to be looked at, and then only in the niced worker."""

@@ -35,6 +35,15 @@ from safeshare.watcher import EventFilter, Settler
 log = logging.getLogger(__name__)
 
 
+BUSY_HORIZON = 5.0  # seconds: a file due sooner keeps looking at pictures waiting
+
+
+def cleaning_waits(waiting: queue.Queue[Path | None], settler: Settler) -> bool:
+    """Files are waiting to be cleaned now or within seconds (so looking at pictures waits).
+    A retry minutes away (an output that could not be written) does not hold reports back."""
+    return waiting.qsize() > 0 or settler.pending_count(due_within=BUSY_HORIZON) > 0
+
+
 class Daemon:
     def __init__(
         self, config: Config, state_dir: Path | None = None, on_result: OnResult | None = None
@@ -118,8 +127,7 @@ class Daemon:
         self.stop_event.set()
 
     def _busy(self) -> bool:
-        """Files are waiting to be cleaned (so looking at pictures waits)."""
-        return self.queue.qsize() > 0 or self.settler.pending_count() > 0
+        return cleaning_waits(self.queue, self.settler)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

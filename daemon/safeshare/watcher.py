@@ -144,9 +144,13 @@ class Settler:
         with self._cond:
             self._pending.pop(path, None)
 
-    def pending_count(self) -> int:
+    def pending_count(self, due_within: float | None = None) -> int:
+        """Files held; with `due_within`, only those due to be looked at within that many seconds."""
         with self._cond:
-            return len(self._pending)
+            if due_within is None:
+                return len(self._pending)
+            horizon = time.monotonic() + due_within
+            return sum(1 for entry in self._pending.values() if entry.due <= horizon)
 
     def stop(self) -> None:
         with self._cond:
