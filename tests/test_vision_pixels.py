@@ -1,6 +1,7 @@
-"""Vision on pictures that are not plain 8-bit RGB: 16-bit grey, transparency, and colour
-profiles that do not describe RGB. Each of these once let a face or text through, or showed
-what was hidden (found in review)."""
+"""Vision on pictures that are not plain 8-bit RGB of ordinary shape: 16-bit grey,
+transparency, colour profiles that do not describe RGB, and very long pictures (scrolling
+screenshots). Each of these once let a face or text through, showed what was hidden, or
+failed the file (found in review)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,34 @@ def test_a_profile_that_is_not_rgb_is_not_put_on_rgb_pixels(tmp_path: Path) -> N
     with Image.open(result.output) as out:
         icc = out.info.get("icc_profile")
         assert out.mode == "RGB" and (icc is None or icc[16:20] == b"RGB ")
+
+
+def test_a_scrolling_screenshot_is_read_in_pieces(tmp_path: Path) -> None:
+    """1080 x 16000: read whole at 1280 px its text would be 1 px tall, and rapidocr would
+    blow it up past any memory limit; read in pieces, lines at both ends are found."""
+    page = Image.new("RGB", (1080, 16000), "white")
+    draw, font = ImageDraw.Draw(page), ImageFont.load_default(size=48)
+    lines = {"IBAN DE44 5001 0517": 300, "Meeting at noon": 8000, SECRET: 15500}
+    for text, y in lines.items():
+        draw.text((80, y), text, font=font, fill="black")
+    page.save(tmp_path / "scroll.png")
+    step = VisionStep(VisionConfig(), 200_000_000)
+    try:
+        seen = step.analyze(tmp_path / "scroll.png")
+    finally:
+        step.close()
+    assert seen is not None and seen.size == (1080, 16000)
+    for text, y in lines.items():
+        match = [t for t in seen.texts if text.lower().replace(" ", "") in t.text.lower().replace(" ", "")]
+        assert match, f"{text!r} not read: {[t.text for t in seen.texts]}"
+        assert match[0].box[1] - 40 < y < match[0].box[3], (text, match[0].box)  # where it is drawn
+        assert len(match) == 1  # read once, even when two pieces overlap on it
+
+
+@pytest.mark.parametrize("size", [(60, 3000), (1, 2000), (3000, 4)])
+def test_a_sliver_of_a_picture_is_looked_at_without_failing(tmp_path: Path, size: tuple[int, int]) -> None:
+    """With redaction asked for, a picture that cannot be looked at is not published; a thin
+    sliver must therefore be looked at, not fail."""
+    Image.new("RGB", size, (120, 160, 200)).save(tmp_path / "sliver.png")
+    result = _redacted(tmp_path / "sliver.png", tmp_path / "o", "faces", "text", "codes")
+    assert result.status is Status.CLEANED, result.reason

@@ -2,8 +2,9 @@
 
 The picture is decoded once into an upright working copy of at most 3000 px (JPEGs at a
 reduced DCT scale, so a 100 MP photo never sits in memory whole); each detector shrinks it
-further (faces at 1600 px, text at 1280 px, codes at 3000 px grey). Boxes are reported in
-the full-size upright picture's pixels, which is what redaction draws on.
+further (faces at 1600 px, text at 1280 px, codes at 3000 px grey). Pictures longer than
+4:1 are kept by area instead and their text is read in overlapping pieces. Boxes are
+reported in the full-size upright picture's pixels, which is what redaction draws on.
 Text results need a score of 0.6 and at least three letters or digits. Nothing here
 touches the network: rapidocr gets explicit paths to its bundled models and its
 downloader is replaced by one that refuses.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,15 @@ from PIL import Image
 from safeshare.formats.reencode import register_heif
 from safeshare.pillow_reading import Source, opened
 from safeshare.vision import centerface, pixels
-from safeshare.vision.report import Seen, Visible
+from safeshare.vision.report import Box, Seen, Visible
 
 TEXT_LONG_SIDE, CODE_LONG_SIDE = 1280, 3000
 WORK_LONG_SIDE = max(centerface.LONG_SIDE, TEXT_LONG_SIDE, CODE_LONG_SIDE)  # the most any detector uses
+# Past 4:1 (scrolling screenshots, receipts, panoramas) a picture is kept by area, not long
+# side, and read in overlapping pieces: shrunk to 1280 px its text would be unreadable, and
+# whole, rapidocr would scale its short side up to 736 px and run out of memory.
+ELONGATED, WORK_PIXELS, TEXT_SHORT_SIDE = 4.0, 3000 * 2250, 960
+PIECE = 2  # pieces of 2:1: in 4:1 pieces rapidocr missed lines it reads in 2:1 ones
 TEXT_MIN_SCORE, TEXT_MIN_ALNUM = 0.6, 3
 THREADS = max(1, min(2, os.cpu_count() or 1))
 OCR_MODELS = {
@@ -57,14 +64,24 @@ def working_copy(image: Image.Image) -> tuple[Image.Image, tuple[int, int]]:
     """The upright picture (8-bit RGB, or RGBA) shrunk to at most WORK_LONG_SIDE px, and the
     full upright size."""
     stored = image.size
-    scale = WORK_LONG_SIDE / max(stored)
+    scale = _work_scale(stored)
     if scale < 1:  # JPEG only: decode at 1/2, 1/4 or 1/8 scale, never below the size asked for
         image.draft("RGB", (math.ceil(stored[0] * scale), math.ceil(stored[1] * scale)))
     decoded = image.size
     picture = pixels.upright_8bit(image)
     turned = picture.size != decoded  # orientations 5-8 swap width and height
-    small, _ = centerface.downscale(picture, WORK_LONG_SIDE)
+    small, _ = centerface.downscale(picture, round(max(picture.size) * _work_scale(picture.size)))
     return small, (stored[1], stored[0]) if turned else stored
+
+
+def _aspect(size: tuple[int, int]) -> float:
+    return max(size) / max(1, min(size))
+
+
+def _work_scale(size: tuple[int, int]) -> float:
+    if _aspect(size) > ELONGATED:
+        return min(1.0, math.sqrt(WORK_PIXELS / (size[0] * size[1])))
+    return min(1.0, WORK_LONG_SIDE / max(size))
 
 
 def _full_size(seen: Seen, factor: float) -> Seen:
@@ -73,16 +90,53 @@ def _full_size(seen: Seen, factor: float) -> Seen:
 
 
 def texts(rgb: Image.Image) -> list[Seen]:
-    small, factor = centerface.downscale(rgb, TEXT_LONG_SIDE)
-    result = _engine()(small)  # an image, never a string: rapidocr fetches anything like a URL
+    if _aspect(rgb.size) <= ELONGATED:
+        small, factor = centerface.downscale(rgb, TEXT_LONG_SIDE)
+        return _read(small, factor, (0, 0))
+    scale = min(1.0, TEXT_SHORT_SIDE / min(rgb.size))
+    small, factor = centerface.downscale(rgb, round(max(rgb.size) * scale))
+    if min(small.size) < 8:
+        return []  # too thin to hold a line of text
+    found: list[Seen] = []
+    for offset, piece in _pieces(small):
+        for seen in _read(piece, factor, offset):
+            if not any(seen.text == known.text and _overlap(seen.box, known.box) for known in found):
+                found.append(seen)  # a line in the overlap of two pieces is read twice: kept once
+    return found
+
+
+def _read(image: Image.Image, factor: float, offset: tuple[int, int]) -> list[Seen]:
+    result = _engine()(image)  # an image, never a string: rapidocr fetches anything like a URL
     if result.txts is None:
         return []
     found = []
     for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=True):
         if score >= TEXT_MIN_SCORE and sum(c.isalnum() for c in text) >= TEXT_MIN_ALNUM:
-            xs, ys = [p[0] / factor for p in quad], [p[1] / factor for p in quad]
+            xs = [(p[0] + offset[0]) / factor for p in quad]
+            ys = [(p[1] + offset[1]) / factor for p in quad]
             found.append(Seen("text", (min(xs), min(ys), max(xs), max(ys)), text))
     return found
+
+
+def _pieces(image: Image.Image) -> Iterator[tuple[tuple[int, int], Image.Image]]:
+    """2:1 pieces along the long side, each overlapping the next by a fifth, so that a line
+    cut by one edge is whole in the next piece."""
+    width, height = image.size
+    tall = height > width
+    short, long = min(width, height), max(width, height)
+    length = int(short * PIECE)
+    start = 0
+    while True:
+        end = min(long, start + length)
+        box = (0, start, width, end) if tall else (start, 0, end, height)
+        yield (box[0], box[1]), image.crop(box)
+        if end >= long:
+            return
+        start += length * 4 // 5
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def codes(rgb: Image.Image) -> list[Seen]:
