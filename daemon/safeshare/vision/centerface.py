@@ -59,6 +59,8 @@ def faces(rgb: Image.Image, threads: int) -> list[tuple[tuple[float, float, floa
     out: list[tuple[tuple[float, float, float, float], float]] = []
     for x0, y0, x1, y1, score in _nms(found.astype(np.float32)):
         box = (float(max(0.0, x0)), float(max(0.0, y0)), float(min(width, x1)), float(min(height, y1)))
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue  # centred in the padding, outside the picture: nothing there to hide
         out.append(((box[0] / factor, box[1] / factor, box[2] / factor, box[3] / factor), float(score)))
     return sorted(out, key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
 

@@ -47,10 +47,13 @@ class LookLater:
             while self.busy() and not self._stopping.is_set():
                 time.sleep(0.2)  # cleaning first: a burst is published before anything is looked at
             if not self._stopping.is_set() and result.output is not None:
-                result.visible = self.step.analyze(result.output)
+                try:
+                    result.visible = self.step.analyze(result.output)
+                except Exception:  # looking failed in a way not foreseen: still report the file
+                    log.exception("could not look at what %s shows", result.source.name)
             try:
                 self.deliver(result)
-            except Exception:  # the watcher outlives any single report
+            except Exception:  # this thread outlives any single picture and report
                 log.exception("cannot report %s", result.source.name)
 
 

@@ -45,7 +45,7 @@ class VisionStep:
     def analyze(self, path: Path) -> Visible | None:
         try:
             return self.pool.call(_analyze_in_worker, str(path), self.max_pixels)
-        except SafeshareError as exc:
+        except (SafeshareError, OSError) as exc:  # OSError: the worker could not be started
             log.warning("could not look at what %s shows: %s", path.name, exc)
             return None
 
