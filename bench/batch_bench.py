@@ -13,9 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import CORPUS, measure
+from bench.common import CORPUS, measure, table
 
 RUNS = 5
+
+
+HEADERS = ["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"]
 
 
 def _batches(root: Path) -> dict[str, Path]:
@@ -99,8 +102,5 @@ def run() -> list[list[str]]:
     return rows
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import table
-
-    print(table(["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"], run()))
+if __name__ == "__main__":  # python -m bench.batch_bench
+    print(table(HEADERS, run()))

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import PHOTO, cpu_seconds, percentile, python, rss_mb, variant
+from bench.common import PHOTO, cpu_seconds, percentile, python, rss_mb, table, variant
 
 LATENCY_DROPS = 40
 BURST = 1000
@@ -80,6 +80,9 @@ class Subject:
         self.log.close()
 
 
+HEADERS = ["daemon", "safeshare", "bare watchdog copier", "ratio", "target"]
+
+
 def measure(kind: str, photo: bytes, idle_seconds: int) -> Numbers:
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as folder:
         subject = Subject(Path(folder), kind)
@@ -123,13 +126,5 @@ def run(idle_seconds: int = IDLE_SECONDS) -> list[list[str]]:
     ]
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import table
-
-    print(
-        table(
-            ["daemon", "safeshare", "bare watchdog copier", "ratio", "target"],
-            run(int(sys.argv[1]) if len(sys.argv) > 1 else IDLE_SECONDS),
-        )
-    )
+if __name__ == "__main__":  # python -m bench.daemon_bench
+    print(table(HEADERS, run(int(sys.argv[1]) if len(sys.argv) > 1 else IDLE_SECONDS)))

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.common import measure
+from bench.common import measure, table
+
+HEADERS = ["file", "safeshare", "exiftool", "cp", "safeshare peak over file size"]
 
 
 def _photo(width: int, height: int) -> Image.Image:
@@ -75,8 +77,5 @@ def run() -> list[list[str]]:
     return rows
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import table
-
-    print(table(["file", "safeshare", "exiftool", "cp", "safeshare peak over file size"], run()))
+if __name__ == "__main__":  # python -m bench.large_bench
+    print(table(HEADERS, run()))

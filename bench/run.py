@@ -38,18 +38,18 @@ def main() -> int:
     sections = [
         (
             "Batch cleaning (`safeshare clean DIR`) against ExifTool and cp on the same files",
-            ["batch", "safeshare", "exiftool", "cp -r", "vs exiftool", "vs cp"],
+            batch_bench.HEADERS,
             batch_bench.run(),
         ),
-        ("Where the time goes (per JPEG of the corpus)", ["stage", "time"], stages_bench.run()),
+        ("Where the time goes (per JPEG of the corpus)", stages_bench.HEADERS, stages_bench.run()),
         (
             "One large file: time and peak memory",
-            ["file", "safeshare", "exiftool", "cp", "safeshare peak over file size"],
+            large_bench.HEADERS,
             large_bench.run(),
         ),
         (
             "The daemon against a bare watchdog copier",
-            ["daemon", "safeshare", "bare watchdog copier", "ratio", "target"],
+            daemon_bench.HEADERS,
             daemon_bench.run(10 if args.quick else 60),
         ),
         ("What the picture shows (the vision extra)", vision_bench.HEADERS, vision_bench.run()),

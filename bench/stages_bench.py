@@ -12,7 +12,9 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from bench.common import CORPUS
+from bench.common import CORPUS, table
+
+HEADERS = ["stage", "time"]
 
 
 def _startup() -> float:
@@ -72,8 +74,5 @@ def run() -> list[list[str]]:
     return rows
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import table
-
-    print(table(["stage", "time"], run()))
+if __name__ == "__main__":  # python -m bench.stages_bench
+    print(table(HEADERS, run()))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import PHOTO, rss_mb, variant
+from bench.common import PHOTO, rss_mb, table, variant
 
 WARM_RUNS = 5
 BURST = 50
@@ -236,8 +236,5 @@ def run() -> list[list[str]]:
     return per_photo() + large_photo() + batch_with_and_without() + daemon_with_and_without()
 
 
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import table
-
+if __name__ == "__main__":  # python -m bench.vision_bench
     print(table(HEADERS, run()))
