@@ -384,6 +384,24 @@ def tiff(pages: int = 2, orientation: int = 1, with_thumbnail_page: bool = True)
     return out.getvalue()
 
 
+def tiny_tiff_with(entries: dict[int, tuple[int, int, int | None]]) -> bytes:
+    """An 8x8 grey little-endian TIFF whose IFD entries for the given tags are rewritten to
+    (type, count, value); a value of None keeps the entry's own value field."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    offset = struct.unpack_from("<I", data, 4)[0]
+    for i in range(struct.unpack_from("<H", data, offset)[0]):
+        at = offset + 2 + 12 * i
+        tag = struct.unpack_from("<H", data, at)[0]
+        if tag in entries:
+            kind, count, value = entries[tag]
+            struct.pack_into("<HHI", data, at, tag, kind, count)
+            if value is not None:
+                struct.pack_into("<I", data, at + 8, value)
+    return bytes(data)
+
+
 def heic(with_video: bool = True) -> bytes:
     """A HEIC (real x265 encoder) with EXIF, XMP and a Samsung-style motion-photo 'mpvd' box."""
     import pillow_heif

@@ -43,15 +43,7 @@ def test_smoke_run_of_mutated_files_ends_in_clean_outputs_or_refusals() -> None:
 def _tiff_with_bad_photometric() -> bytes:
     """Fuzzer find: a TIFF whose PhotometricInterpretation says count 2 made Pillow raise
     KeyError from getexif(), which escaped as an internal error."""
-    buffer = io.BytesIO()
-    Image.new("L", (8, 8)).save(buffer, "TIFF")
-    data = bytearray(buffer.getvalue())
-    offset = struct.unpack_from("<I", data, 4)[0]
-    for i in range(struct.unpack_from("<H", data, offset)[0]):
-        at = offset + 2 + 12 * i
-        if struct.unpack_from("<H", data, at)[0] == 262:
-            struct.pack_into("<HHI", data, at, 262, 3, 2)
-    return bytes(data)
+    return synth.tiny_tiff_with({262: (3, 2, None)})
 
 
 def _jpeg_without_scan() -> bytes:

@@ -241,15 +241,7 @@ def _jpeg_bomb() -> bytes:
 
 
 def _tiff_bomb() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (8, 8)).save(buffer, "TIFF")
-    data = bytearray(buffer.getvalue())
-    offset = struct.unpack_from("<I", data, 4)[0]
-    for i in range(struct.unpack_from("<H", data, offset)[0]):
-        tag_at = offset + 2 + 12 * i
-        if struct.unpack_from("<H", data, tag_at)[0] in (256, 257):
-            struct.pack_into("<HHII", data, tag_at, struct.unpack_from("<H", data, tag_at)[0], 4, 1, 90_000)
-    return bytes(data)
+    return synth.tiny_tiff_with({256: (4, 1, 90_000), 257: (4, 1, 90_000)})  # 90,000 px square
 
 
 @pytest.mark.parametrize(
