@@ -18,12 +18,13 @@ import pytest
 from PIL import Image
 
 from safeshare.config import VisionConfig
-from safeshare.pipeline import Pipeline, Settings, Status
+from safeshare.pipeline import Status
 from safeshare.vision import installed
 from safeshare.vision.report import Visible
 from safeshare.vision.step import VisionStep
 from tests import synth
 from tests.conftest import json_lines, run_cli
+from tests.vision_set import cleaned_with, looked_at
 
 pytestmark = pytest.mark.skipif(
     not installed(), reason="the vision extra is not installed (pip install '.[vision]')"
@@ -191,11 +192,7 @@ def test_a_large_turned_photo_is_looked_at_small_and_reported_full_size(tmp_path
     exif = Image.Exif()
     exif[0x0112] = 6  # stored turned left; viewers turn it right to show it upright
     upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "big.jpg", quality=90, exif=exif)
-    step = VisionStep(VisionConfig(), 200_000_000)
-    try:
-        seen = step.analyze(tmp_path / "big.jpg")
-    finally:
-        step.close()
+    seen = looked_at(tmp_path / "big.jpg")
     assert seen is not None and seen.size == (8000, 6000)
     truth = [tuple(v * 2 for v in box) for box in group.faces]
     assert all(any(_center_in(f.box, gt) for f in seen.faces) for gt in truth)
@@ -229,11 +226,7 @@ def test_clean_publishes_every_copy_before_looking_holds_anything_up(tmp_path: P
 def test_redaction_fills_solid_boxes_and_keeps_the_largest_face(tmp_path: Path) -> None:
     _badge_photo(tmp_path / "party.jpg")
     config = VisionConfig(redact=("faces-except-largest", "text", "codes"))
-    step = VisionStep(config, 200_000_000)
-    try:
-        result = Pipeline(Settings(), step).clean_file(tmp_path / "party.jpg", tmp_path / "o")
-    finally:
-        step.close()
+    result = cleaned_with(config, tmp_path / "party.jpg", tmp_path / "o")
     assert result.status is Status.CLEANED and result.reencoded and result.visible is not None
     assert any("redacted:" in note for note in result.notes)
     assert result.output is not None
@@ -249,11 +242,7 @@ def test_redacting_an_animation_keeps_only_the_frame_it_looked_at(tmp_path: Path
     astronaut = next(s for s in samples() if s.name == "astronaut").image
     frames = [astronaut, astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), astronaut]
     frames[0].save(tmp_path / "wave.gif", save_all=True, append_images=frames[1:], duration=100)
-    step = VisionStep(VisionConfig(redact=("faces",)), 200_000_000)
-    try:
-        result = Pipeline(Settings(), step).clean_file(tmp_path / "wave.gif", tmp_path / "o")
-    finally:
-        step.close()
+    result = cleaned_with(VisionConfig(redact=("faces",)), tmp_path / "wave.gif", tmp_path / "o")
     assert result.status is Status.CLEANED and result.output is not None and result.visible is not None
     assert "redacted: only the first of 3 frames kept" in result.notes
     with Image.open(result.output) as out:
@@ -397,11 +386,8 @@ def test_redaction_that_cannot_look_publishes_nothing(tmp_path: Path) -> None:
     """Asked to hide faces, a picture the models cannot look at (here: the worker has too
     little memory to load them) is refused, never published unredacted."""
     _badge_photo(tmp_path / "party.jpg")
-    step = VisionStep(VisionConfig(redact=("faces",), memory_mb=512), 200_000_000)
-    try:
-        result = Pipeline(Settings(), step).clean_file(tmp_path / "party.jpg", tmp_path / "o")
-    finally:
-        step.close()
+    config = VisionConfig(redact=("faces",), memory_mb=512)
+    result = cleaned_with(config, tmp_path / "party.jpg", tmp_path / "o")
     assert result.status is not Status.CLEANED and result.output is None
     assert "redaction was asked for" in result.reason
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []

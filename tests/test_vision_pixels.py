@@ -12,9 +12,9 @@ import pytest
 from PIL import Image, ImageCms, ImageDraw, ImageFont
 
 from safeshare.config import VisionConfig
-from safeshare.pipeline import Pipeline, Result, Settings, Status
+from safeshare.pipeline import Result, Status
 from safeshare.vision import installed
-from safeshare.vision.step import VisionStep
+from tests.vision_set import cleaned_with, looked_at
 
 pytestmark = pytest.mark.skipif(
     not installed(), reason="the vision extra is not installed (pip install '.[vision]')"
@@ -29,11 +29,7 @@ def _astronaut() -> Image.Image:
 
 
 def _redacted(path: Path, out: Path, *what: str) -> Result:
-    step = VisionStep(VisionConfig(redact=what), 200_000_000)
-    try:
-        return Pipeline(Settings(), step).clean_file(path, out)
-    finally:
-        step.close()
+    return cleaned_with(VisionConfig(redact=what), path, out)
 
 
 def _text_on_transparency(colour: tuple[int, int, int, int]) -> Image.Image:
@@ -107,11 +103,7 @@ def test_a_scrolling_screenshot_is_read_in_pieces(tmp_path: Path) -> None:
     for text, y in lines.items():
         draw.text((80, y), text, font=font, fill="black")
     page.save(tmp_path / "scroll.png")
-    step = VisionStep(VisionConfig(), 200_000_000)
-    try:
-        seen = step.analyze(tmp_path / "scroll.png")
-    finally:
-        step.close()
+    seen = looked_at(tmp_path / "scroll.png")
     assert seen is not None and seen.size == (1080, 16000)
     for text, y in lines.items():
         match = [t for t in seen.texts if text.lower().replace(" ", "") in t.text.lower().replace(" ", "")]

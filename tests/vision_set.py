@@ -14,6 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from safeshare.config import VisionConfig
+from safeshare.pipeline import Pipeline, Result, Settings
+from safeshare.vision.report import Visible
+from safeshare.vision.step import VisionStep
+
 ASTRO_FACE = (180, 60, 270, 177)  # in skimage's 512x512 astronaut
 CAMERA_FACE = (198, 115, 257, 196)  # in skimage's 512x512 camera man
 
@@ -158,3 +163,22 @@ def samples() -> list[Sample]:
     for name in ("coffee", "chelsea", "hubble_deep_field", "brick", "retina"):
         out.append(Sample(name, _rgb(getattr(data, name)()), negative=True))
     return out
+
+
+# Running the step as the daemon and `clean` do: each call with its own worker, stopped after.
+def looked_at(path: Path) -> Visible | None:
+    """What the vision step sees in `path`."""
+    step = VisionStep(VisionConfig(), 200_000_000)
+    try:
+        return step.analyze(path)
+    finally:
+        step.close()
+
+
+def cleaned_with(config: VisionConfig, path: Path, out: Path) -> Result:
+    """`path` cleaned into `out` by the pipeline with a vision step of `config` (redaction)."""
+    step = VisionStep(config, 200_000_000)
+    try:
+        return Pipeline(Settings(), step).clean_file(path, out)
+    finally:
+        step.close()
