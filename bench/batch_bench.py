@@ -3,7 +3,7 @@
 - `exiftool -all= -tagsfromfile @ -Orientation -ICC_Profile -o OUT DIR`: one ExifTool
   process for the whole batch, keeping orientation and colour as safeshare does;
 - `cp -r DIR OUT`: the floor (copying without looking).
-Both batches come from ../shared/corpus: its JPEGs, and every file of every format.
+Both batches come from tests/corpus: its JPEGs, and every file of every format.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
+CORPUS = ROOT / "tests" / "corpus"
 PHOTO = CORPUS / "jpeg" / "exif-samples__HMD_Nokia_8.3_5G.jpg"  # a 2.2 MB phone photo with GPS
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests read the shared corpus in place and write only to temp folders."""
+"""Shared fixtures. Tests read the corpus (tests/corpus) in place and write only to temp folders."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import CORPUS, ROOT
+from tests.helpers import ROOT, require_corpus
 
 
 @pytest.fixture(autouse=True)
@@ -66,17 +66,16 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def corpus_clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The whole shared corpus cleaned once with `safeshare clean --json`."""
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    """The whole corpus cleaned once with `safeshare clean --json`."""
+    corpus = require_corpus()
     out = tmp_path_factory.mktemp("corpus-out")
     images = [
         p
-        for p in CORPUS.rglob("*")
+        for p in corpus.rglob("*")
         if p.is_file() and "exiftool" not in p.parts and p.suffix not in (".tsv", ".md")
     ]
     before = {str(p): fingerprint(p) for p in images}
-    proc = run_cli("clean", str(CORPUS), "--output", str(out), "--json", cwd=ROOT)
+    proc = run_cli("clean", str(corpus), "--output", str(out), "--json", cwd=ROOT)
     results = {r["input"]: r for r in json_lines(proc.stdout)}
     after = {str(p): fingerprint(p) for p in images}
     return {"out": out, "results": results, "proc": proc, "before": before, "after": after}

@@ -3,7 +3,7 @@
     make fuzz                      # 100,000 inputs, seeded from the corpus and synthetic files
     python tests/fuzz_clean.py -atheris_runs=N -max_len=65536 [seed folders...]
 
-Seeds: every file of ../shared/corpus under 64 KB plus synthetic files from tests/synth.py
+Seeds: every file of tests/corpus under 64 KB plus synthetic files from tests/synth.py
 (written to the seed folder on first run). A crash (any exception that is not a refusal,
 or a broken invariant, see fuzz_target.py) stops the run and leaves a crash-* file; each
 one found is kept as a regression test in tests/test_fuzz_regressions.py.

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
 import struct
 import subprocess
@@ -20,7 +19,8 @@ from PIL import Image, ImageOps, ImageSequence
 pillow_heif.register_heif_opener()  # the tests decode HEIC originals to compare with outputs
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("SAFESHARE_CORPUS", ROOT / ".." / "shared" / "corpus")).resolve()
+# The real-image corpus lives in the repository (tests/corpus/README.md: sources and licences).
+CORPUS = ROOT / "tests" / "corpus"
 EXIFTOOL = shutil.which("exiftool")
 
 # What ExifTool may still report on a clean output: structure, colour, resolution, orientation.
@@ -154,8 +154,20 @@ TIFF_OK = {
 
 
 def manifest() -> list[dict[str, str]]:
-    with (CORPUS / "MANIFEST.tsv").open(newline="") as handle:
+    """The corpus's rows; empty when the corpus is missing, so collection still works and
+    `test_corpus_is_in_the_repository` fails with the reason instead."""
+    path = CORPUS / "MANIFEST.tsv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def require_corpus() -> Path:
+    """The corpus folder; a missing corpus is a failure, never a skip."""
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        pytest.fail(f"the test corpus is missing: {CORPUS}/MANIFEST.tsv (it ships in the repository)")
+    return CORPUS
 
 
 def require_exiftool() -> str:

@@ -1,4 +1,4 @@
-"""Nothing sensitive at rest: after the daemon has cleaned the whole shared corpus, its
+"""Nothing sensitive at rest: after the daemon has cleaned the whole corpus, its
 ledger, logs and state folder hold none of the removed coordinates, serials or names."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.daemon_harness import DaemonRun, wait_until
-from tests.helpers import CORPUS, manifest
+from tests.helpers import CORPUS, manifest, require_corpus
 
 SERIAL_KEYS = (
     "SerialNumber",
@@ -64,8 +64,7 @@ def _identities(record: dict[str, Any]) -> set[str]:
 
 
 def test_ledger_logs_and_state_hold_no_removed_values(tmp_path: Path) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    require_corpus()
     secrets = sensitive_values()
     assert len(secrets) > 30  # the corpus really carries such values
     run = DaemonRun(tmp_path, watches=[{"path": str(tmp_path / "home" / "Pictures"), "recursive": True}])

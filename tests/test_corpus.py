@@ -1,4 +1,4 @@
-"""Every file of the shared corpus: cleaned with nothing left that ExifTool can read, no
+"""Every file of the corpus (tests/corpus): cleaned with nothing left that ExifTool can read, no
 trailer, identical pixels (lossless) or PSNR >= 40 dB (re-encoded); undecodable files are
 refused with a reason; originals untouched."""
 
@@ -16,6 +16,7 @@ from tests.helpers import (
     frames,
     manifest,
     psnr,
+    require_corpus,
     residual_tags,
     same_pixels,
 )
@@ -36,6 +37,17 @@ def _result(corpus_clean: dict[str, Any], row: dict[str, str]) -> dict[str, Any]
     assert source in corpus_clean["results"], corpus_clean["proc"].stderr[-2000:]
     result: dict[str, Any] = corpus_clean["results"][source]
     return result
+
+
+def test_corpus_is_in_the_repository() -> None:
+    """The corpus ships with the clone; without it this fails (it never skips)."""
+    corpus = require_corpus()
+    assert len(ROWS) == 161
+    missing = [r["path"] for r in ROWS if not (corpus / r["path"]).is_file()]
+    assert missing == [], f"MANIFEST.tsv rows without their file: {missing[:5]}"
+    readings = [r["path"] for r in ROWS if not (corpus / "exiftool" / f"{r['path']}.json").is_file()]
+    assert readings == [], f"rows without an ExifTool reading: {readings[:5]}"
+    assert all(r["source_repo"] and r["license_note"] for r in ROWS), "every file names its source and licence"
 
 
 def test_every_corpus_file_has_a_result(corpus_clean: dict[str, Any]) -> None:

