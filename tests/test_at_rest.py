@@ -9,8 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.daemon_harness import DaemonRun, wait_until
 from tests.helpers import CORPUS, manifest, require_corpus
 

@@ -47,7 +47,9 @@ def test_corpus_is_in_the_repository() -> None:
     assert missing == [], f"MANIFEST.tsv rows without their file: {missing[:5]}"
     readings = [r["path"] for r in ROWS if not (corpus / "exiftool" / f"{r['path']}.json").is_file()]
     assert readings == [], f"rows without an ExifTool reading: {readings[:5]}"
-    assert all(r["source_repo"] and r["license_note"] for r in ROWS), "every file names its source and licence"
+    assert all(r["source_repo"] and r["license_note"] for r in ROWS), (
+        "every file names its source and licence"
+    )
 
 
 def test_every_corpus_file_has_a_result(corpus_clean: dict[str, Any]) -> None:

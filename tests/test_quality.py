@@ -19,14 +19,17 @@ def _tool(name: str) -> list[str]:
 
 def test_ruff_lint() -> None:
     proc = subprocess.run(
-        [*_tool("ruff"), "check", "daemon", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+        [*_tool("ruff"), "check", "daemon", "tests", "bench", "tools"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ruff_format() -> None:
     proc = subprocess.run(
-        [*_tool("ruff"), "format", "--check", "daemon", "tests", "bench"],
+        [*_tool("ruff"), "format", "--check", "daemon", "tests", "bench", "tools"],
         cwd=ROOT,
         capture_output=True,
         text=True,
