@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import batch_bench, daemon_bench, large_bench, stages_bench, vision_bench
+from bench import batch_bench, daemon_bench, hostile_bench, large_bench, stages_bench, vision_bench
 from bench.common import machine, table
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -46,6 +46,11 @@ def main() -> int:
             "One large file: time and peak memory",
             large_bench.HEADERS,
             large_bench.run(),
+        ),
+        (
+            "Hostile files: thousands of segments, zip bombs (each file in a process of its own)",
+            hostile_bench.HEADERS,
+            hostile_bench.run(),
         ),
         (
             "The daemon against a bare watchdog copier",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from safeshare.errors import CorruptImage
 from safeshare.findings import Findings, Kind
-from safeshare.metadata import exif, iptc, xmp
+from safeshare.metadata import exif, xmp
 from safeshare.metadata.embedded import human_size
 from safeshare.metadata.tiff_ifd import TiffReader
 from safeshare.metadata.values import decode_text
@@ -59,7 +59,7 @@ def classify_app(marker: int, body: bytes, found: Findings) -> AppResult:
     elif marker == 0xE0 and body.startswith(b"JFXX\0"):
         found.add(Kind.THUMBNAIL, "JFIF extension thumbnail", human_size(len(body)), name)
     elif marker == 0xED and body.startswith((b"Photoshop 3.0\0", b"Adobe_Photoshop2.5")):
-        found.extend(iptc.read_photoshop(body, "Photoshop"))
+        found.extend(exif.read_photoshop(body, "Photoshop"))
     elif marker == 0xEB and (body.startswith(b"JP") or b"jumb" in body[:32]):
         found.add(Kind.PROVENANCE, "content credentials (C2PA/JUMBF)", human_size(len(body)), name)
     elif marker == 0xEC and body.startswith(b"Ducky"):

@@ -2,22 +2,57 @@
 
 Used for JPEG APP1, PNG eXIf, WebP EXIF, HEIF Exif items and TIFF IFD0. The values are
 read only to tell the user; none of the input's EXIF is ever copied to an output.
+
+Photoshop image resources are read here too: EXIF holds them (tag 34377) and they hold
+EXIF (resource 0x0422), so the two readers call each other and share one module.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from safeshare.errors import CorruptImage
-from safeshare.findings import Findings, Kind
+from safeshare.findings import Finding, Findings, Kind
 from safeshare.metadata import exif_tags as tags
 from safeshare.metadata import iptc, xmp
 from safeshare.metadata.embedded import describe_image_blob, human_size
 from safeshare.metadata.tiff_ifd import Entry, Ifd, TiffReader
 from safeshare.metadata.values import decode_text, degrees, format_position, valid_orientation
+
+# Photoshop image resource IDs with a meaning of their own.
+RESOURCE_IPTC, RESOURCE_EXIF, RESOURCE_XMP = 0x0404, 0x0422, 0x0424
+RESOURCE_THUMBNAILS = {0x0409, 0x040C}
+
+# Hostile blocks nest without end (EXIF in Photoshop resources in EXIF..., an Exif IFD
+# pointing to another Exif IFD...) and branch (several IFDs can point at the same bytes).
+# Real files nest two deep at most. Beyond these limits nested data is reported, not read.
+MAX_NESTING = 4  # EXIF and Photoshop blocks inside each other
+MAX_NESTED_READS = 16  # nested blocks read below one top-level block, all depths together
+MAX_IFD_DEPTH = 4  # Exif/GPS/next-IFD pointers followed one inside the other
+NESTED_NOT_READ = "metadata nested too deep (not read)"
+
+
+class Nesting:
+    """The nested blocks read below one top-level block: how deep now, how many so far."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.reads = 0
+
+    def enter(self) -> bool:
+        """One level deeper, if the limits allow it (then `leave` after reading)."""
+        if self.depth >= MAX_NESTING or self.reads >= MAX_NESTED_READS:
+            return False
+        self.depth += 1
+        self.reads += 1
+        return True
+
+    def leave(self) -> None:
+        self.depth -= 1
 
 
 @dataclass
@@ -41,23 +76,69 @@ def strip_exif_header(blob: bytes) -> bytes:
     return blob
 
 
-def read_exif(blob: bytes, where: str = "EXIF") -> ExifReport:
+def read_exif(blob: bytes, where: str = "EXIF", nesting: Nesting | None = None) -> ExifReport:
+    """What an EXIF block gives away; `nesting` when it is inside another block."""
     report = ExifReport()
     try:
-        walker = ExifWalker(TiffReader(strip_exif_header(blob)), report, where)
+        walker = ExifWalker(TiffReader(strip_exif_header(blob)), report, where, nesting=nesting)
         walker.walk_file()
     except CorruptImage:
         report.findings.add(Kind.OTHER, "unreadable EXIF block", human_size(len(blob)), where)
     return report
 
 
+def read_photoshop(data: bytes, where: str = "Photoshop", nesting: Nesting | None = None) -> list[Finding]:
+    """Findings of a Photoshop resource block ('8BIM' id name size data...): APP13, TIFF
+    tag 34377, PNG and GIF profiles; `nesting` when it is inside another block."""
+    nesting = nesting if nesting is not None else Nesting()
+    found = Findings()
+    pos = data.find(b"8BIM")
+    ignored = 0
+    while pos >= 0 and pos + 12 <= len(data) and data[pos : pos + 4] in (b"8BIM", b"MeSa"):
+        rid = struct.unpack_from(">H", data, pos + 4)[0]
+        name_len = data[pos + 6]
+        pos += 6 + ((name_len + 2) & ~1)  # Pascal string padded to even length
+        if pos + 4 > len(data):
+            break
+        size = struct.unpack_from(">I", data, pos)[0]
+        body = data[pos + 4 : pos + 4 + size]
+        pos += 4 + size + (size & 1)
+        if rid == RESOURCE_IPTC:
+            found.extend(iptc.read_iptc(body, f"{where} IPTC"))
+        elif rid == RESOURCE_EXIF:
+            if nesting.enter():
+                try:
+                    found.extend(read_exif(body, f"{where} EXIF", nesting).findings)
+                finally:
+                    nesting.leave()
+            else:
+                found.add(Kind.OTHER, NESTED_NOT_READ, human_size(len(body)), f"{where} EXIF")
+        elif rid == RESOURCE_XMP:
+            found.extend(xmp.read_xmp(body, f"{where} XMP").findings)
+        elif rid in RESOURCE_THUMBNAILS:
+            blob = describe_image_blob(body[28:]) if len(body) > 28 else human_size(len(body))
+            found.add(Kind.THUMBNAIL, "Photoshop thumbnail", blob, where)
+        else:
+            ignored += 1
+    if ignored:
+        found.add(Kind.HISTORY, "Photoshop resources", f"{ignored}", where)
+    return list(found)
+
+
 class ExifWalker:
     """Walks IFD0, the Exif, GPS and thumbnail IFDs of one TIFF structure."""
 
     def __init__(
-        self, reader: TiffReader, report: ExifReport, where: str, quiet: frozenset[int] = frozenset()
+        self,
+        reader: TiffReader,
+        report: ExifReport,
+        where: str,
+        quiet: frozenset[int] = frozenset(),
+        nesting: Nesting | None = None,
     ) -> None:
         self.r = reader
+        self.nesting = nesting if nesting is not None else Nesting()
+        self.ifd_depth = 0  # pointers being followed, one inside the other
         self.quiet = quiet
         self.report = report
         self.found = report.findings
@@ -95,8 +176,14 @@ class ExifWalker:
                 self._guard(self._walk_pointer, e[pointer], walk)
 
     def _walk_pointer(self, target: Entry | int, walk: Callable[[Ifd], None]) -> None:
+        if self.ifd_depth >= MAX_IFD_DEPTH:
+            raise CorruptImage("EXIF directories nested too deep")
         offset = target if isinstance(target, int) else self.r.first_int(target)
-        walk(self.r.read_ifd(offset))
+        self.ifd_depth += 1
+        try:
+            walk(self.r.read_ifd(offset))
+        finally:
+            self.ifd_depth -= 1
 
     def _walk_exif(self, ifd: Ifd) -> None:
         self.walk_main(ifd, exif_section=True)
@@ -124,16 +211,25 @@ class ExifWalker:
                 self.found.add(kind, what, value, self.where)
         elif tag == tags.XMP_TAG:
             self.found.extend(xmp.read_xmp(self.r.raw(entry), f"{self.where} XMP").findings)
-        elif tag in (tags.IPTC_TAG, tags.PHOTOSHOP_TAG):
-            raw = self.r.raw(entry)
-            parse = iptc.read_iptc if tag == tags.IPTC_TAG else iptc.read_photoshop
-            self.found.extend(parse(raw, self.where))
+        elif tag == tags.IPTC_TAG:
+            self.found.extend(iptc.read_iptc(self.r.raw(entry), self.where))
+        elif tag == tags.PHOTOSHOP_TAG:
+            self._photoshop(entry)
         elif tag == tags.SUB_IFDS:
             self.found.add(Kind.SECONDARY_IMAGE, "sub-images", f"{entry.count}", self.where)
         elif exif_section:
             self.settings.append(tags.CAMERA_SETTING_NAMES.get(tag, ""))
         else:
             self.other_tags += 1
+
+    def _photoshop(self, entry: Entry) -> None:
+        if not self.nesting.enter():
+            self.found.add(Kind.OTHER, NESTED_NOT_READ, human_size(entry.size), f"{self.where} Photoshop")
+            return
+        try:
+            self.found.extend(read_photoshop(self.r.raw(entry), self.where, self.nesting))
+        finally:
+            self.nesting.leave()
 
     def value_text(self, entry: Entry) -> str:
         raw = self.r.raw(entry)
