@@ -1,7 +1,8 @@
 """One daemon per user: an exclusive lock on a file in the state folder, holding the pid.
 
 The lock is released by the OS when the process dies, even by `kill -9`, so a stale lock
-file never blocks a restart. Per-OS locking lives in two small backends.
+file never blocks a restart. Per-OS locking lives in two small backends. The state folder is
+0700, the lock and `daemon.json` 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 from typing import IO, Any
+
+from safeshare.paths import private_dir, private_open
 
 LOCK_NAME = "daemon.lock"
 STATE_NAME = "daemon.json"
@@ -60,8 +63,8 @@ class InstanceLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="ascii")
+        private_dir(self.path.parent)
+        handle = _open_lock(self.path)
         if not _backend().try_lock(handle):
             handle.close()
             raise AlreadyRunning(running_pid(self.path.parent))
@@ -82,7 +85,7 @@ def running_pid(state_dir: Path) -> int | None:
     path = state_dir / LOCK_NAME
     if not path.exists():
         return None
-    with path.open("a+", encoding="ascii") as handle:
+    with _open_lock(path) as handle:
         if _backend().try_lock(handle):
             return None  # nobody holds it (our probe lock goes away when the file closes)
         handle.seek(0)
@@ -90,10 +93,17 @@ def running_pid(state_dir: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _open_lock(path: Path) -> IO[str]:
+    """The lock file, read-write, created 0600 (an existing one is tightened)."""
+    return open(private_open(path, os.O_RDWR | os.O_CREAT), "r+", encoding="ascii")  # noqa: PTH123
+
+
 def write_state(state_dir: Path, state: dict[str, Any]) -> None:
-    """What the daemon watches right now, for `safeshare status` (replaced atomically)."""
+    """What the daemon watches right now, for `safeshare status` (0600, replaced atomically)."""
     temp = state_dir / (STATE_NAME + ".tmp")
-    temp.write_text(json.dumps({**state, "updated": time.time()}, indent=1), encoding="utf-8")
+    fd = private_open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with open(fd, "w", encoding="utf-8") as handle:  # noqa: PTH123 (a descriptor)
+        handle.write(json.dumps({**state, "updated": time.time()}, indent=1))
     temp.replace(state_dir / STATE_NAME)
 
 

@@ -1,12 +1,17 @@
 """Logging for the daemon: stderr and a rotating file in the platform's log folder.
 
-Log lines name files and the categories removed, never the removed values.
+Log lines name files and the categories removed, never the removed values. Names are still
+private: the log folder is 0700 and every log file 0600, whatever the umask.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from pathlib import Path
+
+from safeshare.paths import private_dir, private_open, tighten
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -26,6 +31,19 @@ class OneLine(logging.Filter):
 
 
 LOG_NAME = "safeshare.log"
+BACKUPS = 3
+
+
+def _private_rotating(path: Path) -> logging.Handler:
+    """A rotating log whose files, the one started after each rotation too, are 0600."""
+    from logging.handlers import RotatingFileHandler  # only the daemon writes a log file
+
+    class PrivateRotatingFileHandler(RotatingFileHandler):
+        def _open(self) -> io.TextIOWrapper:
+            fd = private_open(Path(self.baseFilename), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: PTH123 (a descriptor)
+
+    return PrivateRotatingFileHandler(path, maxBytes=1 << 20, backupCount=BACKUPS, encoding="utf-8")
 
 
 def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
@@ -42,11 +60,11 @@ def configure(log_dir: Path | None, verbose: bool = False) -> Path | None:
     if log_dir is None:
         return None
     path = log_dir / LOG_NAME
-    from logging.handlers import RotatingFileHandler  # only the daemon writes a log file
-
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        rotating = RotatingFileHandler(path, maxBytes=1 << 20, backupCount=3, encoding="utf-8")
+        private_dir(log_dir)
+        for n in range(1, BACKUPS + 1):
+            tighten(path.with_name(f"{LOG_NAME}.{n}"))  # written by an older safeshare
+        rotating = _private_rotating(path)
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s: %s", path, exc.strerror)
         return None

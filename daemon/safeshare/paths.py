@@ -1,8 +1,17 @@
-"""Where things live: config, state and log folders (platformdirs), watched folders per OS."""
+"""Where things live: config, state and log folders (platformdirs), watched folders per OS,
+and how private things are created there.
+
+The state folder holds what safeshare knows about the user's pictures (the ledger names
+every file it handled, the log names files too), so it is private at rest whatever the
+umask: folders 0700 (`private_dir`), files 0600 (`private_open`, `tighten`). On Windows
+the folders inherit the profile's ACL, which is already private, and these change nothing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -84,3 +93,70 @@ def _windows_screenshots(pictures: Path) -> Path:
 
 def expand(path: str) -> Path:
     return Path(os.path.expandvars(path)).expanduser()
+
+
+# -- private folders and files ------------------------------------------------------------------
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+_POSIX = os.name == "posix"
+
+
+def _ours(st: os.stat_result) -> bool:
+    return st.st_uid == os.getuid()
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only we can enter: created 0700 whatever the umask, with any missing
+    parents also created 0700 (as the XDG spec asks); an existing folder that we own and that
+    is open to others is tightened to 0700. Existing parents are left as they are. Returns
+    `path`; raises OSError (FileExistsError when `path` is not a folder)."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # created meanwhile by someone else: tightened below if it is `path`
+        if _POSIX:
+            folder.chmod(PRIVATE_DIR_MODE)  # the umask may have taken owner bits away too
+    if _POSIX:
+        st = path.stat()
+        if _ours(st) and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(st.st_mode) & ~0o077)
+    return path
+
+
+def private_open(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
+    """`os.open(path, flags)` for a file only we can read: created 0600 whatever the umask,
+    and an existing file that we own and that others can read is tightened to 0600 (group and
+    other bits removed). Returns the file descriptor (not inherited by child processes);
+    wrap it with `open(fd, mode, ...)`. Raises OSError."""
+    fd = os.open(path, flags, PRIVATE_FILE_MODE)
+    if _POSIX:
+        try:
+            st = os.fstat(fd)
+            if _ours(st) and stat.S_IMODE(st.st_mode) & 0o077:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o077)
+        except OSError:
+            os.close(fd)
+            raise
+    return fd
+
+
+def tighten(path: Path) -> None:
+    """An existing file (0600) or folder (0700) that we own is made private; a missing one or one
+    we cannot change is left as it is (this never fails). Symlinks are not followed."""
+    if not _POSIX:
+        return
+    with contextlib.suppress(OSError):
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode) or not _ours(st) or not stat.S_IMODE(st.st_mode) & 0o077:
+            return
+        path.chmod(stat.S_IMODE(st.st_mode) & ~0o077)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from safeshare import instance, logsetup, paths
 from safeshare.config import Config, config_path
-from safeshare.ledger import Ledger, Record
+from safeshare.findings import shorten
+from safeshare.ledger import LEDGER_NAME, LedgerError, Record, open_readonly
 from safeshare.report import shown
-
-LEDGER_NAME = "ledger.sqlite3"
 
 
 def _when(timestamp: float) -> str:
@@ -36,21 +35,37 @@ def status_lines(config: Config, state_dir: Path | None = None) -> list[str]:
         {"path": str(w.path), "state": "watching" if w.path.is_dir() else "missing"} for w in config.watch
     ]
     for watch in watches:
-        note = "" if watch["state"] == "watching" else "  (missing: watched as soon as it appears)"
-        lines.append(f"  {watch['path']}{note}")
-    ledger_path = state_dir / LEDGER_NAME
-    if ledger_path.exists():
-        ledger = Ledger(ledger_path)
+        note = str(watch.get("note") or "missing: watched as soon as it appears")
+        lines.append(f"  {watch['path']}" + ("" if watch["state"] == "watching" else f"  ({note})"))
+    notices = state.get("notices") or []
+    if isinstance(notices, list) and notices:
+        lines.append("said to you while running:")
+        lines += [f"  {shorten(str(n), 300)}" for n in notices[-5:]]
+    live = state.get("ledger")  # the running daemon's own `health()`, when it writes one
+    lines += _ledger_lines(state_dir / LEDGER_NAME, live if isinstance(live, str) else None)
+    lines.append(f"log: {paths.log_dir() / logsetup.LOG_NAME}")
+    return lines
+
+
+def _ledger_lines(path: Path, live: str | None) -> list[str]:
+    """Counts, the ledger's health line and the last files; read-only, whatever its state."""
+    lines: list[str] = []
+    try:
+        ledger = open_readonly(path)
+        if ledger is None:
+            return ["files: none yet", "ledger: none yet (the daemon starts one)"]
         try:
-            counts = ledger.counts()
-            lines.append("files: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "none yet"))
+            counts = sorted((o.value, n) for o, n in ledger.counts().items())
+            lines.append("files: " + (", ".join(f"{n} {o}" for o, n in counts) or "none yet"))
+            # daemon.json is written now and then; the notes kept in the ledger are newer,
+            # except a wait the daemon gave up on (nothing could be written then).
+            lines.append(f"ledger: {live if live and live != 'ok' else ledger.health()}")
             lines += _section("last files", ledger.recent(8))
             lines += _section("last errors", ledger.recent(5, errors_only=True))
         finally:
             ledger.close()
-    else:
-        lines.append("files: none yet")
-    lines.append(f"log: {paths.log_dir() / logsetup.LOG_NAME}")
+    except LedgerError as exc:
+        lines.append(f"ledger: {exc}")
     return lines
 
 
@@ -62,7 +77,7 @@ def _section(title: str, records: list[Record]) -> list[str]:
         detail = f" -> {shown(r.output)}" if r.output else ""
         detail += f" ({', '.join(r.categories)})" if r.categories else ""
         detail += f": {r.reason}" if r.reason else ""
-        out.append(f"  {_when(r.at)}  {r.outcome:<8} {shown(r.path)}{detail}")
+        out.append(f"  {_when(r.at)}  {r.outcome.value:<9} {shown(r.path)}{detail}")
     return out
 
 
