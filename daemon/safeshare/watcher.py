@@ -1,23 +1,18 @@
-"""Turning file-system events into "this file is complete, clean it now".
+"""Turning file-system events into "this file may be new or changed" (for `settle.Settler`).
 
 Events are keyed by the file's final path. A rename is judged by where it lands (a
 browser's `photo.jpg.crdownload -> photo.jpg` must count, although a filter looking at
-the source name would drop it). A file is handed on when it is complete: at once after
-close-after-write or a rename into place, otherwise once its size and mtime have held
-still for the settle period. Nothing here polls: the settle thread sleeps until the next
-due file, or indefinitely when there is none.
+the source name would drop it); close-after-write and renames say the file is complete.
+Which files and folders count is decided by one pair of predicates for events and for
+rescans (`files_in`): nothing in a hidden folder below the watched one (`.Trash-1000`,
+`.thumbnails`), nothing in the output folder.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import os
-import stat
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from watchdog.events import (
@@ -68,8 +63,25 @@ def is_candidate_name(name: str) -> bool:
     return not (name.startswith((".", "~$")) or lowered.endswith(TEMP_SUFFIXES) or is_temp_name(name))
 
 
+def is_watched_folder(root: Path, path: Path, excluded: Path) -> bool:
+    """`path` is `root` or a folder below it with no hidden name on the way, and not inside
+    `excluded` (the output folder). Names above `root` do not count: a watched folder may
+    itself live in a hidden one."""
+    if not path.is_relative_to(root) or path.is_relative_to(excluded):
+        return False
+    return not any(name.startswith(".") for name in path.relative_to(root).parts)
+
+
+def is_watched_candidate(root: Path, path: Path, excluded: Path) -> bool:
+    """`path` is a file the watch on `root` cleans: a candidate name in a watched folder."""
+    return path != root and is_candidate_name(path.name) and is_watched_folder(root, path.parent, excluded)
+
+
 class EventFilter(FileSystemEventHandler):
-    """watchdog handler: passes candidate files to `touch`, new folders to `new_folder`."""
+    """watchdog handler: passes candidate files to `touch`, new folders to `new_folder`.
+
+    The daemon builds one as a template; `folders.Folders` schedules `beneath(root)` for
+    each watched folder, so that hidden folders below that root are skipped as well."""
 
     def __init__(
         self,
@@ -77,21 +89,34 @@ class EventFilter(FileSystemEventHandler):
         forget: Callable[[Path], None],
         new_folder: Callable[[Path], None],
         excluded: Path,
+        root: Path | None = None,
     ) -> None:
         self.touch = touch
         self.forget = forget
         self.new_folder = new_folder
         self.excluded = excluded  # the output folder: never ours to clean
+        self.root = root  # the watched folder; None: file names alone decide
+
+    def beneath(self, root: Path) -> EventFilter:
+        """The same filter for the watch on `root`."""
+        return EventFilter(self.touch, self.forget, self.new_folder, self.excluded, root)
 
     def _wanted(self, path: Path) -> bool:
-        return is_candidate_name(path.name) and not path.is_relative_to(self.excluded)
+        if self.root is None:
+            return is_candidate_name(path.name) and not path.is_relative_to(self.excluded)
+        return is_watched_candidate(self.root, path, self.excluded)
+
+    def _wanted_folder(self, path: Path) -> bool:
+        if self.root is None:
+            return not path.is_relative_to(self.excluded)
+        return path != self.root and is_watched_folder(self.root, path, self.excluded)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
         # Moves count where they land; "complete" when they land (renames are atomic).
         target = Path(os.fsdecode(event.dest_path if kind == "moved" else event.src_path))
         if event.is_directory:
-            if kind in ("created", "moved") and not target.is_relative_to(self.excluded):
+            if kind in ("created", "moved") and self._wanted_folder(target):
                 self.new_folder(target)
             return
         if kind == "deleted":
@@ -104,112 +129,20 @@ class EventFilter(FileSystemEventHandler):
             self.touch(target, kind == "closed")
 
 
-@dataclass
-class Pending:
-    path: Path
-    due: float
-    complete: bool = False
-    last: tuple[int, int] | None = None  # (size, mtime_ns) at the previous look
-
-
-class Settler:
-    """Holds files until they are complete, then calls `ready(path)` (from its own thread)."""
-
-    def __init__(self, settle_seconds: float, ready: Callable[[Path], None]) -> None:
-        self.settle = settle_seconds
-        self.ready = ready
-        self._pending: dict[Path, Pending] = {}
-        self._heap: list[tuple[float, int, Path]] = []
-        self._counter = 0
-        self._cond = threading.Condition()
-        self._stopped = False
-
-    def touch(self, path: Path, complete: bool = False, delay: float | None = None) -> None:
-        """A change to `path`: complete files are looked at now, others after the settle period."""
-        now = time.monotonic()
-        with self._cond:
-            entry = self._pending.get(path)
-            if entry is None:
-                entry = self._pending[path] = Pending(path, now)
-            entry.complete = complete  # the latest event decides: a new write reopens the file
-            if not complete:
-                entry.last = None  # it changed: stability must be seen again
-            due = now + (delay if delay is not None else (0.0 if entry.complete else self.settle))
-            entry.due = due
-            self._counter += 1
-            heapq.heappush(self._heap, (due, self._counter, path))
-            self._cond.notify()
-
-    def forget(self, path: Path) -> None:
-        with self._cond:
-            self._pending.pop(path, None)
-
-    def pending_count(self, due_within: float | None = None) -> int:
-        """Files held; with `due_within`, only those due to be looked at within that many seconds."""
-        with self._cond:
-            if due_within is None:
-                return len(self._pending)
-            horizon = time.monotonic() + due_within
-            return sum(1 for entry in self._pending.values() if entry.due <= horizon)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-
-    def run(self) -> None:
-        while True:
-            due_now = self._wait_for_due()
-            if due_now is None:
-                return
-            for entry in due_now:
-                self._look(entry)
-
-    def _wait_for_due(self) -> list[Pending] | None:
-        with self._cond:
-            while not self._stopped:
-                now = time.monotonic()
-                while self._heap and self._stale(self._heap[0]):
-                    heapq.heappop(self._heap)
-                if self._heap and self._heap[0][0] <= now:
-                    ready = []
-                    while self._heap and self._heap[0][0] <= now:
-                        _, _, path = heapq.heappop(self._heap)
-                        entry = self._pending.get(path)
-                        if entry is not None and entry.due <= now:
-                            ready.append(entry)
-                    if ready:
-                        return ready
-                    continue
-                self._cond.wait(None if not self._heap else self._heap[0][0] - now)
-            return None
-
-    def _stale(self, item: tuple[float, int, Path]) -> bool:
-        entry = self._pending.get(item[2])
-        return entry is None or entry.due != item[0]
-
-    def _look(self, entry: Pending) -> None:
-        """Stat the file: hand it on if complete or unchanged since last look, else wait again."""
+def files_in(root: Path, recursive: bool, excluded: Path) -> Iterator[os.DirEntry[str]]:
+    """Regular files with candidate names below `root`; hidden folders and the output folder
+    skipped, as for events."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
         try:
-            st = os.lstat(entry.path)
+            entries = list(os.scandir(folder))
         except OSError:
-            self.forget(entry.path)  # gone (moved away, deleted): nothing to do
-            return
-        if not stat.S_ISREG(st.st_mode):
-            self.forget(entry.path)  # symlinks, FIFOs, sockets, devices are never read
-            return
-        snapshot = (st.st_size, st.st_mtime_ns)
-        with self._cond:
-            if self._pending.get(entry.path) is not entry:
-                return
-            if entry.complete or entry.last == snapshot:
-                del self._pending[entry.path]
-                hand_on = True
-            else:
-                entry.last = snapshot
-                entry.due = time.monotonic() + self.settle
-                self._counter += 1
-                heapq.heappush(self._heap, (entry.due, self._counter, entry.path))
-                hand_on = False
-        if hand_on:
-            self.ready(entry.path)
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                if recursive and is_watched_folder(root, path, excluded):
+                    stack.append(path)
+            elif entry.is_file(follow_symlinks=False) and is_watched_candidate(root, path, excluded):
+                yield entry
