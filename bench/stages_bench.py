@@ -28,8 +28,9 @@ def _startup() -> float:
 
 def _one(path: Path, out: Path, spent: dict[str, float]) -> None:
     """Clean one file through the pipeline's stages, adding each stage's time to `spent`."""
-    from safeshare.fileio import publish, read_input
+    from safeshare.fileio import read_input
     from safeshare.formats import CleanOptions, detect
+    from safeshare.outdir import OutputFolder
     from safeshare.verify import _pillow, _structural, pillow_view
 
     mark = time.perf_counter()
@@ -49,16 +50,15 @@ def _one(path: Path, out: Path, spent: dict[str, float]) -> None:
     expected = pillow_view(str(path), fmt.name, options.max_pixels)
     lap("Pillow reads the input's headers")
 
-    def check(temp: Path) -> None:
-        lap("write and fsync the temp file")
-        with temp.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            _structural(data, cleaned)
-        lap("verify: our structural re-read")
-        _pillow(temp, cleaned, expected, options.max_pixels)
-        lap("verify: Pillow's re-read")
-
-    publish(cleaned.parts, out / path.name, src.mode, check, out)
-    lap("rename into place, fsync the folder")
+    staged = OutputFolder(out).stage(Path(), cleaned.parts, src.mode)
+    lap("write and fsync the temp file")
+    with staged.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        _structural(data, cleaned)
+    lap("verify: our structural re-read")
+    _pillow(staged.path, cleaned, expected, options.max_pixels)
+    lap("verify: Pillow's re-read")
+    staged.commit(path.name, replace=True)
+    lap("link into place, fsync the folder")
 
 
 def run() -> list[list[str]]:

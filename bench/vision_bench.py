@@ -71,6 +71,7 @@ def _worker_peak_mb(pid: int | None) -> float:
 
 
 def per_photo() -> list[list[str]]:
+    from safeshare.batch import clean_one
     from safeshare.config import VisionConfig
     from safeshare.pipeline import Pipeline, Settings
     from safeshare.vision.step import VisionStep
@@ -84,7 +85,7 @@ def per_photo() -> list[list[str]]:
                 cold = _median_seconds(lambda p=path: step.analyze(p), 1)  # type: ignore[misc]
                 warm = _median_seconds(lambda p=path: step.analyze(p))  # type: ignore[misc]
                 out = root / f"out{n}"
-                clean = _median_seconds(lambda p=path, o=out: Pipeline(Settings()).clean_file(p, o))  # type: ignore[misc]
+                clean = _median_seconds(lambda p=path, o=out: clean_one(Pipeline(Settings()), p, o))  # type: ignore[misc]
                 first = f"first photo {cold:.2f} s (worker start, models load)" if n == 0 else ""
                 rows.append(
                     [
@@ -106,6 +107,7 @@ def per_photo() -> list[list[str]]:
 def large_photo() -> list[list[str]]:
     """A 100 MP JPEG: decoded at a reduced DCT scale, so time and memory stay near 12 MP's."""
     from bench.large_bench import _photo
+    from safeshare.batch import clean_one
     from safeshare.config import VisionConfig
     from safeshare.pipeline import Pipeline, Settings
     from safeshare.vision.step import VisionStep
@@ -120,7 +122,7 @@ def large_photo() -> list[list[str]]:
             peak = _worker_peak_mb(step.pool.worker_pid())
         finally:
             step.close()
-        clean = _median_seconds(lambda: Pipeline(Settings()).clean_file(path, out), 3)
+        clean = _median_seconds(lambda: clean_one(Pipeline(Settings()), path, out), 3)
     return [
         [
             "100 MP JPEG (39 MB)",

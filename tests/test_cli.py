@@ -123,9 +123,9 @@ def test_originals_untouched_and_never_overwritten(tmp_path: Path) -> None:
     source.write_bytes(synth.jpeg())
     os.utime(source, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     before = fingerprint(source)
-    proc = run_cli("clean", str(source), "--output", str(tmp_path))
-    assert proc.returncode == 1 and "would overwrite the original" in proc.stderr
-    assert fingerprint(source) == before
+    proc = run_cli("clean", str(source), "--output", str(tmp_path))  # the original's own folder
+    assert proc.returncode == 0 and "IMG_1.jpg was taken by another file; wrote IMG_1 (2).jpg" in proc.stdout
+    assert fingerprint(source) == before and (tmp_path / "IMG_1 (2).jpg").is_file()
     started = time.time()
     assert run_cli("clean", str(source), "--output", str(tmp_path / "out")).returncode == 0
     assert fingerprint(source) == before

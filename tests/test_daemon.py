@@ -53,7 +53,7 @@ def test_a_copied_photo_is_published_once(run: DaemonRun) -> None:
         assert_clean_copy(out)
         time.sleep(1)
     assert [p.name for p in run.outputs()] == ["IMG_1.jpg"]
-    assert run.outcomes()[str(run.pictures / "IMG_1.jpg")] == "cleaned"
+    assert run.outcomes()[str(run.pictures / "IMG_1.jpg")] == "published"
 
 
 def test_write_then_rename_and_editor_resave(run: DaemonRun) -> None:
@@ -82,7 +82,7 @@ def test_slow_write_is_never_published_half_written(run: DaemonRun) -> None:
         out = wait_until(lambda: run.output / "slow.jpg" if (run.output / "slow.jpg").exists() else None)
         assert_clean_copy(out)
         time.sleep(1)
-    assert run.outcomes()[str(target)] == "cleaned"
+    assert run.outcomes()[str(target)] == "published"
     assert len(run.outputs()) == 1
 
 
@@ -186,7 +186,7 @@ def test_kill_9_mid_burst_then_restart_publishes_each_input_exactly_once(run: Da
         assert run.temp_files() == []
     names = sorted(p.name for p in run.outputs())
     assert names == sorted(f"k_{i:03d}.jpg" for i in range(200))  # no 'k_001 (2).jpg'
-    assert set(run.outcomes().values()) == {"cleaned"}
+    assert set(run.outcomes().values()) == {"published"}
 
 
 def test_watched_folder_deleted_and_recreated(run: DaemonRun) -> None:
@@ -272,7 +272,7 @@ def test_status_shows_what_runs_and_what_happened(run: DaemonRun) -> None:
         status = run_cli("status", env=run.env).stdout
     assert "daemon: running (pid" in status
     assert str(run.pictures) in status
-    assert "1 cleaned" in status and "1 refused" in status
+    assert "1 published" in status and "1 refused" in status
     assert "ok.jpg ->" in status and "bad.jpg: not an image" in status
     assert "daemon: not running" in run_cli("status", env=run.env).stdout
 

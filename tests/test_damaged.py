@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from safeshare.batch import clean_one
 from safeshare.pipeline import Pipeline, Settings, Status
 from tests import synth
 from tests.helpers import same_pixels
@@ -17,7 +18,7 @@ from tests.helpers import same_pixels
 def _clean(tmp_path: Path, name: str, data: bytes) -> tuple[Status, str, bytes]:
     source = tmp_path / name
     source.write_bytes(data)
-    result = Pipeline(Settings()).clean_file(source, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), source, tmp_path / "out")
     return result.status, result.reason, result.output.read_bytes() if result.output else b""
 
 

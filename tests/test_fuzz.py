@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from safeshare.batch import clean_one
 from safeshare.pipeline import Pipeline, Settings, Status
 from tests import synth
 from tests.fuzz_target import Tally, fuzz_one, mutate
@@ -95,14 +96,14 @@ def test_fuzzer_finds_are_refused_with_a_reason(
     tmp_path: Path, name: str, build: object, reason: str
 ) -> None:
     (tmp_path / name).write_bytes(build())  # type: ignore[operator]
-    result = Pipeline(Settings()).clean_file(tmp_path / name, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), tmp_path / name, tmp_path / "out")
     assert result.status is Status.REFUSED and reason in result.reason
     fuzz_one((tmp_path / name).read_bytes())
 
 
 def test_webp_frame_without_image_data_is_dropped(tmp_path: Path) -> None:
     (tmp_path / "a.webp").write_bytes(_webp_frame_without_image())
-    result = Pipeline(Settings()).clean_file(tmp_path / "a.webp", tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), tmp_path / "a.webp", tmp_path / "out")
     assert result.status is Status.CLEANED and result.output is not None
     assert any(f.what == "frame without image data" for f in result.findings)
     with Image.open(result.output) as image:

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from safeshare.errors import InputError
+from safeshare.batch import clean_one
+from safeshare.errors import InputError, Vanished
 from safeshare.fileio import read_input
 from safeshare.pipeline import Pipeline, Settings, Status
 from tests import synth
@@ -130,8 +131,10 @@ def test_outputs_never_land_outside_the_output_folder(tmp_path: Path) -> None:
     victim.write_text("keep me")
     (tmp_path / "flat").mkdir()
     (out / "a.jpg").symlink_to(victim)  # a planted link where the clean copy goes
-    assert run_cli("clean", str(source / "a.jpg"), "--output", str(out)).returncode == 0
-    assert victim.read_text() == "keep me" and not (out / "a.jpg").is_symlink()
+    proc = run_cli("clean", str(source / "a.jpg"), "--output", str(out))
+    assert proc.returncode == 0 and "a.jpg was taken by another file; wrote a (2).jpg" in proc.stdout
+    assert victim.read_text() == "keep me"  # the link is not ours: neither followed nor replaced
+    assert (out / "a.jpg").is_symlink() and (out / "a (2).jpg").is_file()
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -152,8 +155,8 @@ def test_a_file_that_shrinks_while_read_is_refused(tmp_path: Path, monkeypatch: 
 
 
 def test_a_vanished_file_is_dropped_quietly(tmp_path: Path) -> None:
-    result = Pipeline(Settings()).clean_file(tmp_path / "gone.jpg", tmp_path / "out")
-    assert result.vanished and result.status is Status.REFUSED
+    result = clean_one(Pipeline(Settings()), tmp_path / "gone.jpg", tmp_path / "out")
+    assert result.problem is Vanished and result.status is Status.REFUSED
 
 
 def test_permission_denied_is_a_clear_refusal(tmp_path: Path) -> None:
@@ -197,7 +200,7 @@ def test_unwritable_output_fails_cleanly_and_is_retried(run: DaemonRun) -> None:
     shutil.rmtree(run.output, ignore_errors=True)
     run.output.write_text("a file where the output folder should be")
     (run.pictures / "waiting.jpg").write_bytes(photo(52))
-    wait_until(lambda: run.outcomes().get(str(run.pictures / "waiting.jpg")) == "failed", timeout=30)
+    wait_until(lambda: run.outcomes().get(str(run.pictures / "waiting.jpg")) == "retry-output", timeout=30)
     assert "trying again in" in run.log.read_text()
     run.output.unlink()
     _published(run, "waiting.jpg")  # the retry, no new event needed
@@ -210,7 +213,7 @@ def test_disk_full_leaves_no_partial_file_and_is_retried(run: DaemonRun) -> None
     hard = resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE)[1]
     resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE, (1 << 20, hard))  # writes past 1 MB fail
     (run.pictures / "large.jpg").write_bytes(big)
-    wait_until(lambda: run.outcomes().get(str(run.pictures / "large.jpg")) == "failed", timeout=30)
+    wait_until(lambda: run.outcomes().get(str(run.pictures / "large.jpg")) == "retry-output", timeout=30)
     assert run.outputs() == []  # neither the copy nor a temp file
     assert "File too large" in run.log.read_text() or "too large" in run.log.read_text().lower()
     resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
@@ -250,7 +253,7 @@ def _tiff_bomb() -> bytes:
 def test_decompression_bombs_are_refused_fast(tmp_path: Path, name: str, build: object) -> None:
     (tmp_path / name).write_bytes(build())  # type: ignore[operator]
     start = time.monotonic()
-    result = Pipeline(Settings()).clean_file(tmp_path / name, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), tmp_path / name, tmp_path / "out")
     assert time.monotonic() - start < 5
     assert result.status is Status.REFUSED and "over the limit" in result.reason
 

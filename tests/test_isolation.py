@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from safeshare import isolation
+from safeshare.batch import clean_one
 from safeshare.errors import CorruptImage, TooLarge
 from safeshare.isolation import DecoderPool
 from safeshare.pipeline import Pipeline, Settings, Status
@@ -59,7 +60,7 @@ def test_killing_the_worker_mid_decode_refuses_that_file_only(
     pillow_heif.from_pillow(big.resize((4000, 3000))).save(source, quality=90)
     out = tmp_path / "out"
     results = []
-    thread = threading.Thread(target=lambda: results.append(Pipeline(Settings()).clean_file(source, out)))
+    thread = threading.Thread(target=lambda: results.append(clean_one(Pipeline(Settings()), source, out)))
     thread.start()
     pid = wait_until(pool.worker_pid, timeout=30, step=0.01)
     os.kill(pid, signal.SIGKILL)
@@ -70,7 +71,7 @@ def test_killing_the_worker_mid_decode_refuses_that_file_only(
     )
     assert not out.exists() or list(out.iterdir()) == []
     (tmp_path / "next.heic").write_bytes(synth.heic())
-    assert Pipeline(Settings()).clean_file(tmp_path / "next.heic", out).status is Status.CLEANED
+    assert clean_one(Pipeline(Settings()), tmp_path / "next.heic", out).status is Status.CLEANED
     pool.close()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from safeshare.batch import clean_one
 from safeshare.findings import Kind
 from safeshare.formats import CleanOptions
 from safeshare.metadata.icc import sanitize_icc
@@ -49,7 +50,7 @@ def clean(tmp_path: Path, name: str, data: bytes, **settings: object) -> Result:
     source = tmp_path / "in" / name
     source.parent.mkdir(exist_ok=True)
     source.write_bytes(data)
-    return Pipeline(Settings(**settings)).clean_file(source, tmp_path / "out")  # type: ignore[arg-type]
+    return clean_one(Pipeline(Settings(**settings)), source, tmp_path / "out")  # type: ignore[arg-type]
 
 
 def assert_clean(result: Result) -> bytes:
@@ -250,7 +251,7 @@ def test_extended_attributes_are_reported_and_not_copied(tmp_path: Path) -> None
         os.setxattr(source, "user.xdg.origin.url", synth.URL.encode())
     except OSError as exc:
         pytest.skip(f"this file system does not store user xattrs ({exc.strerror})")
-    result = Pipeline(Settings()).clean_file(source, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), source, tmp_path / "out")
     assert result.output is not None
     assert os.listxattr(result.output) == []
     assert any(synth.URL in f.value for f in result.findings if f.kind is Kind.XATTR)
@@ -260,7 +261,7 @@ def test_output_mode_is_never_wider_than_the_original(tmp_path: Path) -> None:
     source = tmp_path / "private.jpg"
     source.write_bytes(synth.jpeg(extras=False))
     source.chmod(0o600)
-    result = Pipeline(Settings()).clean_file(source, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), source, tmp_path / "out")
     assert result.output is not None
     assert result.output.stat().st_mode & 0o777 == 0o600
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from safeshare.batch import clean_one
 from safeshare.binary import Buffer
 from safeshare.errors import VerificationError
 from safeshare.formats import CleanOptions
@@ -54,7 +55,7 @@ def test_a_leaking_cleaner_publishes_nothing(
     source.write_bytes(synth.jpeg() if name.endswith("jpg") else synth.png())
     _sabotage(monkeypatch, cls, extra, where)
     out = tmp_path / "out"
-    result = Pipeline(Settings()).clean_file(source, out)
+    result = clean_one(Pipeline(Settings()), source, out)
     assert result.status is Status.FAILED
     assert reason in result.reason
     assert list(out.iterdir()) == []  # neither the output nor its temp file
@@ -66,7 +67,7 @@ def test_webp_with_leftover_exif_is_caught(tmp_path: Path, monkeypatch: pytest.M
     _sabotage(monkeypatch, WebP, chunk_bytes, 1000)
     source = tmp_path / "e.webp"
     source.write_bytes(synth.webp("lossless"))
-    result = Pipeline(Settings()).clean_file(source, tmp_path / "out")
+    result = clean_one(Pipeline(Settings()), source, tmp_path / "out")
     assert result.status is Status.FAILED  # structural walk or Pillow: either must refuse
 
 

@@ -332,15 +332,15 @@ def test_a_retry_minutes_away_does_not_hold_reports_back(tmp_path: Path) -> None
 
     from safeshare.daemon import cleaning_waits
     from safeshare.pipeline import Result
+    from safeshare.settle import Settler
     from safeshare.vision.later import LookLater
-    from safeshare.watcher import Settler
     from tests.daemon_harness import wait_until
     from tests.vision_set import samples
 
     waiting: queue.Queue[Path | None] = queue.Queue()
     settler = Settler(1.0, waiting.put)
     threading.Thread(target=settler.run, daemon=True).start()
-    settler.touch(tmp_path / "unwritable.jpg", complete=True, delay=300.0)  # as handling retries it
+    settler.retry(tmp_path / "unwritable.jpg", 300.0)  # as handling retries it
     assert not cleaning_waits(waiting, settler)
     settler.touch(tmp_path / "arriving.jpg")  # still being written: due within the settle time
     assert cleaning_waits(waiting, settler)

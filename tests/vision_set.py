@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from safeshare.batch import clean_one
 from safeshare.config import VisionConfig
 from safeshare.pipeline import Pipeline, Result, Settings
 from safeshare.vision.report import Visible
@@ -179,6 +180,6 @@ def cleaned_with(config: VisionConfig, path: Path, out: Path) -> Result:
     """`path` cleaned into `out` by the pipeline with a vision step of `config` (redaction)."""
     step = VisionStep(config, 200_000_000)
     try:
-        return Pipeline(Settings(), step).clean_file(path, out)
+        return clean_one(Pipeline(Settings(), step), path, out)
     finally:
         step.close()

@@ -1,4 +1,5 @@
-"""Turning command-line paths into a list of files, and naming outputs within one run."""
+"""`safeshare clean`: command-line paths into a list of files, each cleaned the one way
+(pipeline: prepare -> stage -> claim -> commit), with names claimed within the run."""
 
 from __future__ import annotations
 
@@ -12,30 +13,12 @@ from pathlib import Path
 from safeshare import isolation
 from safeshare.config import CleanConfig
 from safeshare.errors import NotAnImage, UnsupportedFormat
-from safeshare.formats import FORMATS, HEAD_SIZE, CleanOptions, detect
+from safeshare.fileio import reachable_mode
+from safeshare.formats import HEAD_SIZE, CleanOptions, detect, looks_like_image_name
 from safeshare.naming import numbered
-from safeshare.pipeline import Claim, Pipeline, Result, Settings
+from safeshare.outdir import OutputFolder
+from safeshare.pipeline import Pipeline, Ready, Result, Settings
 from safeshare.vision.step import VisionStep
-
-# Names that claim to be pictures: inside folders, such a file is refused with a reason
-# even when its content is not an image; any other non-image file is skipped.
-IMAGE_SUFFIXES = {ext for fmt in FORMATS for ext in fmt.extensions} | {
-    ".bmp",
-    ".jxl",
-    ".jp2",
-    ".psd",
-    ".dng",
-    ".cr2",
-    ".cr3",
-    ".nef",
-    ".arw",
-    ".orf",
-    ".rw2",
-    ".raf",
-    ".ico",
-    ".svg",
-}
-
 
 PRESTART_SUFFIXES = {".heic", ".heif", ".hif", ".avif"}
 
@@ -79,7 +62,7 @@ def _walk(root: Path, out_dir: Path | None) -> tuple[list[Job], int]:
 
 
 def _wanted(path: Path) -> bool:
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if looks_like_image_name(path.name):
         return True
     try:
         with path.open("rb") as handle:
@@ -89,21 +72,59 @@ def _wanted(path: Path) -> bool:
     return True
 
 
-def make_claim() -> Claim:
-    """Within one run, two inputs never get the same output path ('name (2).jpg')."""
-    claimed: dict[Path, Path] = {}
-    lock = threading.Lock()  # files are cleaned by two threads
+class RunNames:
+    """Output names within one run. Two inputs never get the same name ('name (2).jpg'), and
+    a file this run did not write is never replaced: a name already taken gets the next
+    number, unless the file there holds exactly this copy (an earlier run's, on the same
+    input and settings), which is then left as it is."""
 
-    def claim(desired: Path, source: Path) -> Path:
-        with lock:
-            candidate, n = desired, 1
-            while claimed.get(candidate, source) != source:
+    def __init__(self) -> None:
+        self._claimed: dict[Path, Path] = {}
+        self._lock = threading.Lock()  # files are cleaned by two threads
+
+    def publish(self, ready: Ready) -> Result:
+        source = ready.prepared.source
+        wanted = Path(ready.prepared.name)
+        candidate, n = wanted, 1
+        with self._lock:  # claim and commit together: no other thread takes the name between
+            while True:
+                key = ready.folder / candidate.name
+                owner = self._claimed.get(key)
+                if owner == source or (owner is None and not ready.taken(candidate.name)):
+                    result = ready.commit(candidate.name, replace=owner == source)
+                    if result is not None:
+                        self._claimed[key] = source
+                        break
+                elif owner is None and ready.same_as(candidate.name):
+                    self._claimed[key] = source
+                    ready.discard()
+                    result = ready.prepared.result(key)
+                    result.notes.append("the same clean copy was already there; left unchanged")
+                    return result
                 n += 1
-                candidate = numbered(desired, n)
-            claimed[candidate] = source
-            return candidate
+                candidate = numbered(wanted, n)
+        if result.ok and candidate != wanted:
+            result.notes.append(f"{wanted.name} was taken by another file; wrote {candidate.name}")
+        return result
 
-    return claim
+
+def clean_one(
+    pipeline: Pipeline,
+    source: Path,
+    output: OutputFolder | Path,
+    subfolder: Path = Path(),
+    names: RunNames | None = None,
+) -> Result:
+    """One file the whole way, as `clean` does it (the daemon's handler does the same steps
+    with its ledger)."""
+    out = output if isinstance(output, OutputFolder) else OutputFolder(output)
+    prepared = pipeline.prepare(source)
+    if isinstance(prepared, Result):
+        return prepared
+    ready = prepared.stage(out, subfolder, reachable_mode(source, prepared.src.mode))
+    if isinstance(ready, Result):
+        return ready
+    return (names or RunNames()).publish(ready)
 
 
 def workers_for(jobs: list[Job]) -> int:
@@ -117,12 +138,13 @@ def clean_all(
 ) -> Iterator[Result]:
     """Results in the order of `jobs`, cleaned `workers` at a time; with `vision`, each clean
     copy is then looked at for faces, text and codes (unless redaction already did)."""
-    claim = make_claim()
+    names = RunNames()
+    output = OutputFolder(out_dir)
     if any(job.source.suffix.lower() in PRESTART_SUFFIXES for job in jobs):
         isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
 
     def one(job: Job) -> Result:
-        return pipeline.clean_file(job.source, out_dir / job.subfolder, claim, root=out_dir)
+        return clean_one(pipeline, job.source, output, job.subfolder, names)
 
     if vision is None and workers == 1:
         yield from map(one, jobs)

@@ -114,7 +114,7 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
         config.notify, config.output, place=describe_position if config.notify.place_names else None
     )
     try:
-        return Daemon(config, on_result=notifier.file_done).run()
+        return Daemon(config, on_result=notifier.file_done, notice=notifier.notice).run()
     except AlreadyRunning as exc:
         print(f"safeshare: {exc}", file=sys.stderr)
         return EXIT_FAILED

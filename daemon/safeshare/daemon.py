@@ -4,7 +4,10 @@ Threads: the watchdog observer turns OS events into `Settler.touch`; the settle 
 hands complete files to a queue; one worker cleans them through the same pipeline as
 `safeshare clean` and records them in the ledger; a housekeeping thread re-checks the
 watched folders (missing, deleted, recreated) and rescans now and then for events the OS
-dropped. SIGTERM/SIGINT let the worker finish its current file, then everything stops.
+dropped. SIGTERM/SIGINT stop it within about two seconds: the worker gets that long to finish its
+current file; a file cut short is left as an intent in the ledger and a hidden temp file,
+both picked up at the next start. Things the user must know that are not about one file
+(the ledger was replaced, a watched folder is a link, watches ran out) go to `notice`.
 """
 
 from __future__ import annotations
@@ -15,27 +18,33 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from watchdog.observers import Observer
-
-from safeshare import instance, paths
+from safeshare import instance, isolation, paths
 from safeshare.batch import pipeline_settings
 from safeshare.config import Config
+from safeshare.disposition import Disposition
 from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
 from safeshare.folders import Folder, Folders, files_in
 from safeshare.handling import FileHandler, OnResult
-from safeshare.ledger import Ledger
+from safeshare.ledger import Ledger, open_ledger
+from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline
+from safeshare.settle import Settler
 from safeshare.vision.later import LookLater
 from safeshare.vision.step import VisionStep
-from safeshare.watcher import EventFilter, Settler
+from safeshare.watcher import EventFilter
+from safeshare.watchlimits import make_observer
 
 log = logging.getLogger(__name__)
 
 
 BUSY_HORIZON = 5.0  # seconds: a file due sooner keeps looking at pictures waiting
+STOP_GRACE = 1.5  # seconds the worker gets to finish its file once asked to stop
+Notice = Callable[[str, str], None]  # (title, body): said to the user once
 
 
 def cleaning_waits(waiting: queue.Queue[Path | None], settler: Settler) -> bool:
@@ -46,7 +55,11 @@ def cleaning_waits(waiting: queue.Queue[Path | None], settler: Settler) -> bool:
 
 class Daemon:
     def __init__(
-        self, config: Config, state_dir: Path | None = None, on_result: OnResult | None = None
+        self,
+        config: Config,
+        state_dir: Path | None = None,
+        on_result: OnResult | None = None,
+        notice: Notice | None = None,
     ) -> None:
         self.config = config
         self.state_dir = state_dir or paths.state_dir()
@@ -57,15 +70,25 @@ class Daemon:
                     f"{config.source or 'defaults'}: the output folder {watch.path} cannot be watched"
                 )
         self.on_result = on_result or (lambda result: None)
+        self.notice = notice or (lambda title, body: None)
+        self.notices: list[str] = []  # what was said, for `safeshare status`
+        self.rebaseline = threading.Event()  # the ledger was replaced while running
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
-        self.pipeline = Pipeline(pipeline_settings(config.clean, None, None), self.vision)
+        settings = replace(pipeline_settings(config.clean, None, None), workers_read_path=False, digest=True)
+        self.pipeline = Pipeline(settings, self.vision)
+        self.out = OutputFolder(self.output)
         self.look_later: LookLater | None = None
         self.stop_event = threading.Event()
         self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
         handler = EventFilter(self.settler.touch, self.settler.forget, self._new_folder, self.output)
-        self.observer = Observer(timeout=5)
-        self.folders = Folders(config.watch, self.observer, handler)
+        self.observer = make_observer(timeout=5)
+        self.folders = Folders(
+            config.watch,
+            self.observer,
+            handler,
+            notice=lambda text: self._say("A watched folder changed", text),
+        )
         self.ledger: Ledger | None = None
         self.handler: FileHandler | None = None
         self.started = time.time()
@@ -76,7 +99,7 @@ class Daemon:
         lock = instance.InstanceLock(self.state_dir)
         lock.acquire()
         try:
-            self.ledger = Ledger(self.state_dir / "ledger.sqlite3")
+            self.ledger, _ = open_ledger(self.state_dir / "ledger.sqlite3", on_notice=self._ledger_replaced)
             if self.vision is not None and not self.vision.redacts:
                 self.look_later = LookLater(self.vision, self._busy, self.on_result)
             self.handler = FileHandler(
@@ -84,9 +107,10 @@ class Daemon:
                 self.ledger,
                 self.folders,
                 self.settler,
-                self.output,
+                self.out,
                 self.on_result,
                 self.look_later,
+                self.stop_event,
             )
             self._install_signals()
             self._remove_stale_temp_files()
@@ -110,21 +134,50 @@ class Daemon:
             self.observer.stop()
             self.settler.stop()
             self.queue.put(None)
-            for thread in threads:
-                thread.join(timeout=120)
-            self.observer.join(timeout=10)
+            deadline = time.monotonic() + STOP_GRACE
+            for thread in threads:  # daemon threads: one still busy past the grace ends with us
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            self.observer.join(timeout=max(0.1, deadline - time.monotonic()))
+            if self._worker_busy():  # still on its file: the decoders are ended, not awaited
+                log.info("stopping without finishing the current file; it is resumed at the next start")
+                isolation.pool().kill()
+                if self.vision is not None:
+                    self.vision.pool.kill()
             if self.look_later is not None:
                 self.look_later.stop()
             elif self.vision is not None:
                 self.vision.close()
             return 0
         finally:
-            if self.ledger is not None:
-                self.ledger.close()
+            if self.ledger is not None and not self._worker_busy():
+                self.ledger.close()  # a worker still busy past the grace keeps it until exit
+                self.out.close()
             lock.release()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _worker_busy(self) -> bool:
+        return any(t.is_alive() for t in threading.enumerate() if t.name == "worker")
+
+    def _ledger_replaced(self, text: str) -> None:
+        """At start or later: the new ledger knows no folder, so the pictures already there
+        are noted as on a first start (with `first_start = "baseline"`), not copied twice."""
+        if self.config.daemon.first_start == "baseline":
+            text += (
+                " Pictures already in the watched folders are noted, not cleaned again;"
+                " use `safeshare clean` for any you need."
+            )
+            if self.ledger is not None:  # while running (at start the first scan baselines)
+                self.rebaseline.set()  # by housekeeping, outside the ledger call that found it
+        self._say("safeshare's ledger was damaged", text)
+
+    def _say(self, title: str, body: str) -> None:
+        """Tell the user something that is not about one file, once: notification and status."""
+        log.warning("%s: %s", title, body)
+        self.notices.append(f"{title}: {body}")
+        self._write_state()
+        self.notice(title, body)
 
     def _busy(self) -> bool:
         return cleaning_waits(self.queue, self.settler)
@@ -157,7 +210,11 @@ class Daemon:
         for entry in files_in(folder.path, folder.config.recursive, self.output):
             st = entry.stat(follow_symlinks=False)
             self.ledger.record(
-                Path(entry.path), "baseline", size=st.st_size, mtime_ns=st.st_mtime_ns, history=False
+                Path(entry.path),
+                Disposition.BASELINE,
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                history=False,
             )
             count += 1
         log.info("first start: %d existing file(s) in %s recorded, not cleaned", count, folder.config.path)
@@ -178,16 +235,28 @@ class Daemon:
                 self.settler.touch(Path(entry.path))
 
     def _housekeeping(self) -> None:
-        every = self.config.daemon.folder_check_seconds
+        """Folder checks; scans of folders not watched live (watch limit reached) every
+        `poll_seconds`; the periodic rescan of every folder for events the OS dropped."""
+        every = min(self.config.daemon.folder_check_seconds, self.folders.poll_seconds)
         rescan = self.config.daemon.rescan_minutes * 60
-        last_rescan = time.monotonic()
+        last_rescan = last_poll = time.monotonic()
         while not self.stop_event.wait(every):
+            if self.rebaseline.is_set():
+                self.rebaseline.clear()
+                for folder in self.folders.folders:
+                    if folder.active:
+                        self._baseline(folder)
             if self.folders.check(self._appeared_later):
                 self._write_state()
-            if rescan and time.monotonic() - last_rescan >= rescan:
-                last_rescan = time.monotonic()
+            now = time.monotonic()
+            if now - last_poll >= self.folders.poll_seconds:
+                last_poll = now
+                for folder in self.folders.polled():
+                    self._scan(folder)
+            if rescan and now - last_rescan >= rescan:
+                last_rescan = now
                 for folder in self.folders.folders:
-                    if folder.handle is not None:
+                    if folder.active:
                         self._scan(folder)
 
     def _write_state(self) -> None:
@@ -197,6 +266,8 @@ class Daemon:
             "config": str(self.config.source or ""),
             "output": str(self.config.output),
             "watches": [f.describe() for f in self.folders.folders],
+            "notices": self.notices[-10:],
+            "ledger": self.ledger.health() if self.ledger is not None else "not open",
         }
         try:
             instance.write_state(self.state_dir, state)
@@ -213,6 +284,7 @@ class Daemon:
                     Path(folder, name).unlink(missing_ok=True)
 
     def _resume_unfinished(self) -> None:
+        """Files cut short by a stop or a crash, and retries that were still due."""
         assert self.ledger is not None
         for record in self.ledger.unfinished():
             self.settler.touch(record.path, complete=True)

@@ -44,6 +44,10 @@ class TooLarge(InputError):
     """Over a configured size or pixel-count cap."""
 
 
+class OutsideWatchedFolder(InputError):
+    """The path leads out of the watched folder: a link, or a non-folder where a folder should be."""
+
+
 class VerificationError(SafeshareError):
     """The cleaned output failed the independent re-read: it is not published."""
 
@@ -52,8 +56,17 @@ class OutputError(SafeshareError):
     """The clean copy cannot be written (disk full, read-only, would overwrite an input)."""
 
 
+class OutsideOutputFolder(OutputError):
+    """An output subfolder is a link (or not a folder): nothing is written through it."""
+
+
 class ConfigError(SafeshareError):
     """Invalid configuration file: names the file, the key and what was expected."""
+
+
+class LedgerError(SafeshareError):
+    """The ledger cannot be read or written now (another process held it past the bounded
+    wait, disk full, I/O error): nothing was recorded, so the caller tries the file later."""
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -1,8 +1,9 @@
-"""The file-system boundary: read an input without touching it, publish an output atomically.
+"""The input side of the file-system boundary: read a file whole without touching it.
 
 Reading never changes the original (O_NOATIME where allowed, never a write handle) and
-never blocks on a FIFO. Publishing writes a temp file in the output folder, fsyncs it,
-lets the caller verify it, then renames it into place: a partial file is never visible.
+never blocks on a FIFO. Who opens the file is the caller's choice (`Opener`): `clean` opens
+the paths it was given; the daemon opens each file beneath its pinned watched folder,
+never through a link. The output side is `outdir.OutputFolder`.
 """
 
 from __future__ import annotations
@@ -10,25 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from safeshare.binary import Part
-from safeshare.errors import EmptyFile, InputError, OutputError, TooLarge, Vanished, describe_os_error
+from safeshare.errors import EmptyFile, InputError, TooLarge, Vanished, describe_os_error
 
 TEMP_PREFIX = ".safeshare-"
 TEMP_SUFFIX = ".tmp"
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-UMASK = _current_umask()
 
 
 @dataclass(frozen=True)
@@ -44,15 +34,31 @@ class Source:
             self.data.clear()
 
 
-def read_input(path: Path, max_bytes: int, follow_symlinks: bool = True) -> Source:
-    """The whole file in memory, or an InputError naming the reason."""
+Opener = Callable[[Path], int]  # opens a path for reading: an fd, or OSError
+
+
+def open_path(path: Path, follow_symlinks: bool = True) -> int:
+    """Open `path` read-only, non-blocking (a FIFO never hangs), without updating atime."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    if noatime:
+        try:
+            return os.open(path, flags | noatime)
+        except PermissionError:
+            pass  # O_NOATIME is only allowed on files we own
+    return os.open(path, flags)
+
+
+def read_input(path: Path, max_bytes: int, opener: Opener = open_path) -> Source:
+    """The whole file in memory, or an InputError naming the reason."""
     try:
-        fd = _open_noatime(path, flags)
+        fd = opener(path)
     except FileNotFoundError as exc:
         raise Vanished(f"cannot open: {describe_os_error(exc)}") from exc
+    except InputError:
+        raise
     except OSError as exc:
         raise InputError(f"cannot open: {describe_os_error(exc)}") from exc
     try:
@@ -71,14 +77,30 @@ def read_input(path: Path, max_bytes: int, follow_symlinks: bool = True) -> Sour
         os.close(fd)
 
 
-def _open_noatime(path: Path, flags: int) -> int:
-    noatime = getattr(os, "O_NOATIME", 0)
-    if noatime:
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _current_umask()
+
+
+def reachable_mode(path: Path, mode: int) -> int:
+    """The permissions for a copy of `path`: its own, without exec bits or what the umask
+    takes away, and never more readable than the original was through its folders (a
+    0644 photo in a 0700 folder is private, so its copy is 0600)."""
+    mode &= 0o666 & ~UMASK
+    for folder in path.absolute().parents:
         try:
-            return os.open(path, flags | noatime)
-        except PermissionError:
-            pass  # O_NOATIME is only allowed on files we own
-    return os.open(path, flags)
+            folder_mode = folder.stat().st_mode
+        except OSError:
+            continue
+        if not folder_mode & stat.S_IXOTH:
+            mode &= ~0o007
+        if not folder_mode & stat.S_IXGRP:
+            mode &= ~0o070
+    return mode
 
 
 def _read_exactly(fd: int, size: int) -> bytearray:
@@ -93,63 +115,6 @@ def _read_exactly(fd: int, size: int) -> bytearray:
             got += n
     view.release()
     return data
-
-
-def publish(
-    parts: list[Part],
-    final: Path,
-    mode: int,
-    check: Callable[[Path], None],
-    root: Path | None = None,
-    written: Callable[[], None] | None = None,
-) -> None:
-    """Write `parts` to a temp file beside `final`, fsync, `check` it, rename it into place.
-
-    `root` is the output folder: a folder link inside it that leads elsewhere is refused, so
-    nothing is ever written outside it. `written` runs once the data is on disk and before
-    the check (the caller frees the input there: the check maps the output instead)."""
-    folder = final.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if root is not None and not folder.resolve().is_relative_to(root.resolve()):
-            raise OutputError(f"{folder} leads outside the output folder {root}; nothing was written")
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {describe_os_error(exc)}") from exc
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for part in parts:
-                handle.write(part)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.chmod(mode & 0o666 & ~UMASK)
-        if written is not None:
-            written()
-        check(temp)
-        temp.replace(final)
-        _fsync_folder(folder)
-    except OSError as exc:
-        _remove_quietly(temp)
-        raise OutputError(f"cannot write {final.name}: {describe_os_error(exc)}") from exc
-    except BaseException:
-        _remove_quietly(temp)
-        raise
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable; not possible (nor needed) on every platform."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 def is_temp_name(name: str) -> bool:

@@ -1,23 +1,49 @@
-"""What happens to one complete file in the daemon: checked against the ledger, cleaned
-once per content, recorded, retried when it looks unfinished or its output cannot be
-written, and reported (through `on_result`, the notifier)."""
+"""What happens to one complete file in the daemon, top to bottom:
+
+    begin       the intent is recorded before the file is read ('working'), so a file that
+                crashes safeshare is not tried forever
+    prepare     read beneath the watched folder (never through a link), clean in memory
+    duplicate?  same content and settings as a copy still in the output folder: not again
+    stage       write and verify the copy in the pinned output folder
+    claim       pick the output name (the ledger owns names) and record it
+    publish     give the copy its name
+    decide      one Disposition (`decide`), acted on in one place (`_act`): recorded,
+                rescheduled, reported
+
+This is the only code that touches the ledger and the retry schedule for a file.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safeshare.batch import IMAGE_SUFFIXES
+from safeshare.disposition import Disposition
+from safeshare.errors import (
+    EmptyFile,
+    InputError,
+    NotAnImage,
+    OutputError,
+    SafeshareError,
+    Truncated,
+    UnsupportedFormat,
+    Vanished,
+)
+from safeshare.fileio import Opener, reachable_mode
 from safeshare.folders import Folders
-from safeshare.ledger import Ledger
+from safeshare.formats import looks_like_image_name
+from safeshare.ledger import Ledger, LedgerError, Record
 from safeshare.naming import numbered
-from safeshare.pipeline import Claim, Pipeline, Result, Status
-from safeshare.watcher import Settler
+from safeshare.outdir import OutputFolder
+from safeshare.pipeline import Pipeline, Prepared, Ready, Result, Status, stopped
+from safeshare.safepath import open_file_beneath
+from safeshare.settle import Settler
 
 if TYPE_CHECKING:
     from safeshare.vision.later import LookLater
@@ -25,7 +51,64 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for files that look unfinished (empty, truncated)
 OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwritable: disk full, gone
+LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
+INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 OnResult = Callable[[Result], None]
+
+
+@dataclass
+class Attempt:
+    """One look at a file: its identity when it was looked at, and what it came to."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    result: Result
+    seen: Record | None = None  # a ledger row with the same content and settings
+    tries: int = 0  # earlier attempts that found it unfinished
+    sha256: str | None = field(default=None)
+
+
+def decide(attempt: Attempt) -> Disposition:
+    """The one place that decides what happens to a file after an attempt."""
+    result, seen = attempt.result, attempt.seen
+    if seen is not None:
+        return Disposition.REFUSED if seen.outcome is Disposition.REFUSED else Disposition.DUPLICATE
+    if result.ok:
+        return Disposition.PUBLISHED
+    problem = result.problem or Exception
+    if issubclass(problem, Vanished):
+        return Disposition.SKIPPED
+    if issubclass(problem, Truncated | EmptyFile):
+        return Disposition.RETRY_INPUT if attempt.tries < len(RETRY_DELAYS) else Disposition.REFUSED
+    if issubclass(problem, NotAnImage | UnsupportedFormat) and not looks_like_image_name(result.source.name):
+        return Disposition.SKIPPED  # videos, documents and the like land in picture folders too
+    if issubclass(problem, OutputError):
+        return Disposition.RETRY_OUTPUT
+    if issubclass(problem, InputError):
+        return Disposition.REFUSED
+    return Disposition.FAILED
+
+
+def _log(disposition: Disposition, attempt: Attempt) -> None:
+    name, reason = attempt.path.name, attempt.result.reason
+    if disposition is Disposition.SKIPPED:
+        log.info("skipped %s: %s", name, reason)
+    elif disposition is Disposition.DUPLICATE:
+        log.info(
+            "%s: same content as %s, not cleaned again", name, attempt.seen.path.name if attempt.seen else ""
+        )
+    elif disposition is not Disposition.PUBLISHED:
+        log.warning("%s %s: %s", disposition.value, name, reason)
+
+
+def _repeat(path: Path, prepared: Prepared | Result, seen: Record) -> Result:
+    """The result for a file whose content was handled before under the same settings."""
+    if seen.outcome is Disposition.REFUSED:
+        return Result(path, Status.REFUSED, reason=seen.reason, problem=InputError, sha256=seen.sha256)
+    result = prepared.result(seen.output) if isinstance(prepared, Prepared) else Result(path, Status.CLEANED)
+    result.output = result.already = seen.output
+    return result
 
 
 class FileHandler:
@@ -35,132 +118,174 @@ class FileHandler:
         ledger: Ledger,
         folders: Folders,
         settler: Settler,
-        output: Path,
+        output: OutputFolder,
         on_result: OnResult,
         look_later: LookLater | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.pipeline = pipeline
+        # Once set, an attempt cut short by the stop (its decoder ended) is not recorded: the
+        # file stays 'working' and is resumed at the next start.
+        self.stopping = stopping or threading.Event()
         self.ledger = ledger
         self.folders = folders
         self.settler = settler
         self.output = output
         self.on_result = on_result
         self.look_later = look_later  # clean copies are looked at (vision) before being reported
-        self.attempts: dict[Path, int] = {}
+        self.tries: dict[Path, int] = {}
         self.output_failures: dict[Path, int] = {}
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
+        if folder is None or path.is_relative_to(self.output.path):
+            return
         try:
             st = os.lstat(path)
         except OSError:
             return
-        if folder is None or not stat.S_ISREG(st.st_mode) or path.is_relative_to(self.output):
+        if not stat.S_ISREG(st.st_mode):
             return
-        if self.ledger.is_done(path, st.st_size, st.st_mtime_ns):
-            return
-        src = self.pipeline.read(path, follow_symlinks=False)
-        if isinstance(src, Result):
-            self._finish(src, st.st_size, st.st_mtime_ns, None)
-            return
-        digest = hashlib.sha256(src.data).hexdigest()
-        seen = self.ledger.content_seen(digest)
-        if seen is not None:
-            # Same bytes as a file already handled (a copy, a move, a touch): not done twice.
-            outcome = seen.outcome if seen.path == path else "duplicate"
-            self.ledger.record(
-                path,
-                outcome,
-                size=src.size,
-                mtime_ns=src.mtime_ns,
-                sha256=digest,
-                output=seen.output,
-                categories=seen.categories,
-                history=False,
-            )
-            log.info("%s: same content as %s, not cleaned again", path.name, seen.path.name)
-            return
-        out_dir = self.output / folder.config.label if folder.config.label else self.output
-        claim = self._claim(digest, src.size, src.mtime_ns)
-        result = self.pipeline.clean_source(path, src, out_dir, claim, False, self.output)
-        self._finish(result, src.size, src.mtime_ns, digest)
-
-    def _claim(self, digest: str, size: int, mtime_ns: int) -> Claim:
-        """Output names owned per input: a changed file updates its copy; two inputs with the
-        same name get 'name.jpg' and 'name (2).jpg'. The intent is recorded before writing."""
-        ledger = self.ledger
-
-        def claim(desired: Path, source: Path) -> Path:
-            candidate, n = desired, 1
-            while True:
-                owner = ledger.owner_of(candidate)
-                if owner == source or (owner is None and not os.path.lexists(candidate)):
-                    break
-                n += 1
-                candidate = numbered(desired, n)
-            ledger.record(
-                source,
-                "working",
-                size=size,
-                mtime_ns=mtime_ns,
-                sha256=digest,
-                output=candidate,
-                history=False,
-            )
-            return candidate
-
-        return claim
-
-    def _finish(self, result: Result, size: int, mtime_ns: int, digest: str | None) -> None:
-        path = result.source
-        if result.vanished:
-            return
-        if result.retryable:
-            attempt = self.attempts.get(path, 0)
-            if attempt < len(RETRY_DELAYS):
-                self.attempts[path] = attempt + 1
-                log.info(
-                    "%s looks unfinished (%s); retrying in %.1f s",
-                    path.name,
-                    result.reason,
-                    RETRY_DELAYS[attempt],
-                )
-                self.settler.touch(path, complete=True, delay=RETRY_DELAYS[attempt])
+        try:
+            if self.ledger.is_done(path, st.st_size, st.st_mtime_ns) or not self._begin(path, st):
                 return
-        self.attempts.pop(path, None)
-        if result.not_image and path.suffix.lower() not in IMAGE_SUFFIXES:
-            # Videos, documents and the like land in picture folders too: noted, not nagged about.
+            pinned = folder.pinned
+
+            def opener(path: Path) -> int:  # name by name from the pinned folder, never a link
+                if pinned is None:
+                    raise FileNotFoundError(f"{folder.config.path} is not there")
+                return open_file_beneath(pinned, path)
+
+            subfolder = Path(folder.config.label) if folder.config.label else Path()
+            attempt = self._attempt(path, st, opener, subfolder)
+            if not self.stopping.is_set():
+                self._act(decide(attempt), attempt)
+        except LedgerError as exc:
+            # The ledger is busy or was just replaced: the file waits, it is never lost.
+            log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
+            self.settler.retry(path, LEDGER_RETRY)
+
+    def _begin(self, path: Path, st: os.stat_result) -> bool:
+        """Record the intent before reading. A file found 'working' was being handled when
+        safeshare stopped; one that stopped it twice is refused until it changes."""
+        before = self.ledger.get(path)
+        interrupted = (
+            before is not None
+            and before.outcome is Disposition.WORKING
+            and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        )
+        if interrupted and before is not None and before.reason == INTERRUPTED:
+            reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
             self.ledger.record(
-                path, "skipped", size=size, mtime_ns=mtime_ns, sha256=digest, reason=result.reason
+                path, Disposition.REFUSED, size=st.st_size, mtime_ns=st.st_mtime_ns, reason=reason
             )
-            log.info("skipped %s: %s", path.name, result.reason)
-            return
+            log.warning("refused %s: %s", path.name, reason)
+            self.on_result(Result(path, Status.REFUSED, reason=reason, problem=InputError))
+            return False
         self.ledger.record(
             path,
-            result.status.value,
-            size=size,
-            mtime_ns=mtime_ns,
-            sha256=digest,
-            output=result.output,
-            fmt=result.format,
-            categories=result.findings.categories(),
-            reason=result.reason,
+            Disposition.WORKING,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            output=before.output if before is not None else None,  # it still owns its copy's name
+            reason=INTERRUPTED if interrupted else "",
+            history=False,
         )
-        if result.output_error:
-            # The output could not be written (disk full, read-only or missing folder): try again later,
-            # less and less often, and tell the user once, not at every attempt.
+        return True
+
+    def _attempt(self, path: Path, st: os.stat_result, opener: Opener, subfolder: Path) -> Attempt:
+        tries = self.tries.get(path, 0)
+        prepared = self.pipeline.prepare(path, opener)
+        # Same bytes and settings as a file already handled (a copy, a move, a touch): the
+        # earlier outcome stands, a refusal included, and nothing is written twice.
+        seen = self.ledger.content_seen(prepared.sha256, self.pipeline.key) if prepared.sha256 else None
+        if seen is not None:
+            return Attempt(
+                path, st.st_size, st.st_mtime_ns, _repeat(path, prepared, seen), seen, tries, seen.sha256
+            )
+        if isinstance(prepared, Result):
+            return Attempt(path, st.st_size, st.st_mtime_ns, prepared, tries=tries, sha256=prepared.sha256)
+        size, mtime_ns = prepared.src.size, prepared.src.mtime_ns
+        ready = prepared.stage(self.output, subfolder, reachable_mode(path, prepared.src.mode))
+        if isinstance(ready, Result):
+            return Attempt(path, size, mtime_ns, ready, tries=tries, sha256=prepared.sha256)
+        return Attempt(
+            path, size, mtime_ns, self._publish(ready, size, mtime_ns), None, tries, prepared.sha256
+        )
+
+    def _publish(self, ready: Ready, size: int, mtime_ns: int) -> Result:
+        """Claim a name (a changed file replaces its own copy; another file's name gets
+        'name (2).jpg'; a file nobody recorded is never replaced) and publish under it."""
+        source = ready.prepared.source
+        wanted = Path(ready.prepared.name)
+        candidate, n = wanted, 1
+        while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
+            path = ready.folder / candidate.name
+            owner = self.ledger.owner_of(path)
+            if owner == source or (owner is None and not ready.taken(candidate.name)):
+                self.ledger.record(
+                    source,
+                    Disposition.WORKING,
+                    size=size,
+                    mtime_ns=mtime_ns,
+                    sha256=ready.prepared.sha256,
+                    output=path,
+                    history=False,
+                )
+                result = ready.commit(candidate.name, replace=owner == source)
+                if result is not None:
+                    return result
+            n += 1
+            candidate = numbered(wanted, n)
+        ready.discard()
+        return stopped(source, SafeshareError("safeshare was stopping"), ready.prepared.sha256)
+
+    def _act(self, disposition: Disposition, attempt: Attempt) -> None:
+        path, result = attempt.path, attempt.result
+        if disposition is Disposition.RETRY_INPUT:
+            delay = RETRY_DELAYS[attempt.tries]
+            self.tries[path] = attempt.tries + 1
+            log.info("%s looks unfinished (%s); retrying in %.1f s", path.name, result.reason, delay)
+            self._record(disposition, attempt, history=False)
+            self.settler.retry(path, delay)
+            return
+        self.tries.pop(path, None)
+        if disposition is Disposition.RETRY_OUTPUT:
+            # Disk full, read-only or missing folder: try again later, less and less often,
+            # and tell the user once, not at every attempt. (Logged before it is recorded:
+            # whoever sees the outcome finds the reason in the log.)
             failures = self.output_failures.get(path, 0)
             self.output_failures[path] = failures + 1
             delay = OUTPUT_RETRY_DELAYS[min(failures, len(OUTPUT_RETRY_DELAYS) - 1)]
             log.warning("failed %s: %s; trying again in %.0f s", path.name, result.reason, delay)
-            self.settler.touch(path, complete=True, delay=delay)
+            self._record(disposition, attempt, history=failures == 0)
+            self.settler.retry(path, delay)
             if failures:
                 return
         else:
             self.output_failures.pop(path, None)
-            if result.status is not Status.CLEANED:
-                log.warning("%s %s: %s", result.status.value, path.name, result.reason)
-        if self.look_later is not None and result.ok and result.visible is None:
+            _log(disposition, attempt)
+            self._record(disposition, attempt, history=disposition is not Disposition.DUPLICATE)
+        if disposition is Disposition.SKIPPED:
+            return  # videos, documents: noted, not nagged about
+        if self.look_later is not None and disposition is Disposition.PUBLISHED and result.visible is None:
             self.look_later.submit(result)
         else:
             self.on_result(result)
+
+    def _record(self, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
+        result, seen = attempt.result, attempt.seen
+        published = disposition in (Disposition.PUBLISHED, Disposition.DUPLICATE)
+        self.ledger.record(
+            attempt.path,
+            disposition,
+            size=attempt.size,
+            mtime_ns=attempt.mtime_ns,
+            sha256=attempt.sha256,
+            output=(seen.output if seen is not None else result.output) if published else None,
+            fmt=result.format,
+            categories=seen.categories if seen is not None else result.findings.categories(),
+            reason=result.reason,
+            history=history,
+            settings=self.pipeline.key,
+        )

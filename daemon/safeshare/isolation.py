@@ -115,6 +115,13 @@ class _Worker:
             self.process.kill()
         self.reap()
 
+    def end_now(self) -> None:
+        """Kill the process from another thread; the thread using it reaps it."""
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
+
     def reap(self) -> int | None:
         code = None
         if self.process is not None:
@@ -173,6 +180,11 @@ class DecoderPool:
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
+
+    def kill(self) -> None:
+        """Stop at once, mid-decode (the daemon is stopping and will not wait for the file)."""
+        for worker in self._workers:
+            worker.end_now()
 
 
 def _describe_exit(code: int | None) -> str:

@@ -88,6 +88,11 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
     if not result.ok:
         return for_failure(result)
     noun = "Screenshot" if "screenshot" in result.source.name.lower() else "Photo"
+    if result.already is not None:
+        return Message(
+            f"{noun} already cleaned: {name_of(result.source)}",
+            f"The same picture is already in {result.already.parent.name} as {name_of(result.already)}.",
+        )
     title = f"{noun} cleaned: {name_of(result.source)}"
     phrases = removed_phrases(result.findings.items, detail, place)
     where = (
@@ -106,7 +111,8 @@ def for_failure(result: Result) -> Message:
 
 
 def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
-    cleaned = [r for r in results if r.ok]
+    already = [r for r in results if r.ok and r.already is not None]
+    cleaned = [r for r in results if r.ok and r.already is None]
     failed = [r for r in results if not r.ok]
     title = f"Cleaned {len(cleaned)} {'photo' if len(cleaned) == 1 else 'photos'}"
     if failed:
@@ -124,6 +130,11 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
         shown = ", ".join(f"{name_of(r.source)} ({r.reason})" for r in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
         lines.append(f"Couldn't clean: {shown}{more}.")
+    if already:
+        where = f" in {output.name}" if output is not None else ""
+        lines.append(
+            f"{len(already)} {'was' if len(already) == 1 else 'were'} already{where}, not copied again."
+        )
     if cleaned and output is not None:
         lines.append(f"Copies in {output.name}.")
     return Message(title, "\n".join(line for line in lines if line), error=bool(failed) and not cleaned)

@@ -58,6 +58,12 @@ class Notifier:
             self._last = now
             self._cond.notify()
 
+    def notice(self, title: str, body: str) -> None:
+        """Something the user must know that is not about one file (said at once, always:
+        it says that a promise cannot be kept, e.g. a watched folder is not watched)."""
+        if self.settings.when != "never":
+            self.deliver(Message(title, body, error=True))
+
     def close(self) -> None:
         """Send what is still pending, then stop."""
         with self._cond:

@@ -1,34 +1,34 @@
-"""One file: read -> sniff -> clean -> verify -> publish. Used by `clean` and the daemon.
+"""One file, one way: prepare -> stage (write and verify) -> commit under a claimed name.
 
-Every outcome is a `Result`; nothing escapes as an exception. A refused or failed file
-leaves nothing in the output folder.
+    prepared = pipeline.prepare(path, opener)   # read, detect, clean (and redact) in memory
+    ready = prepared.stage(output, subfolder)   # temp file in the pinned output folder, verified
+    name = <the caller claims a name>           # the daemon records its intent in the ledger
+    result = ready.commit(name)                 # renamed into place: visible, whole
+
+Each step returns the next one or a `Result` that says why it stopped; nothing escapes as an
+exception and nothing partial is ever visible. Claiming is the caller's: `clean` keeps
+names within one run and never replaces a file it did not write, the daemon owns names
+through its ledger. Verification reads the staged file (the bytes that will be published,
+mapped, with the input freed) before any name is claimed, so a copy that fails it never
+touches the ledger or a name.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safeshare.errors import (
-    EmptyFile,
-    InputError,
-    NotAnImage,
-    OutputError,
-    SafeshareError,
-    Truncated,
-    UnsupportedFormat,
-    Vanished,
-    VerificationError,
-)
-from safeshare.fileio import Source, publish, read_input
+from safeshare.errors import InputError, SafeshareError, VerificationError
+from safeshare.fileio import Opener, Source, open_path, read_input
 from safeshare.findings import Findings
-from safeshare.formats import HEAD_SIZE, Cleaned, CleanOptions, detect
+from safeshare.formats import HEAD_SIZE, Cleaned, CleanOptions, by_name, detect
 from safeshare.fsleaks import name_findings, xattr_findings
 from safeshare.naming import neutral_name, output_name, revealing_parts
+from safeshare.outdir import OutputFolder, Staged
+from safeshare.pillow_reading import PillowView
 from safeshare.verify import pillow_view, verify_output
 from safeshare.vision.report import Visible
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from safeshare.vision.step import VisionStep
 
 log = logging.getLogger(__name__)
-CANONICAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WebP": ".webp", "GIF": ".gif", "TIFF": ".tif"}
 
 
 class Status(Enum):
@@ -50,6 +49,18 @@ class Settings:
     clean: CleanOptions = field(default_factory=CleanOptions)
     rename: bool = False
     max_file_bytes: int = 1 << 30
+    # The decoder and vision workers may open the input by its path (`clean`, on paths the
+    # user named). The daemon says no: they get the bytes it read beneath the watched folder.
+    workers_read_path: bool = True
+    # The daemon keys copies by content (its ledger); `clean` needs no hash (nor hashlib).
+    digest: bool = False
+
+    def key(self, redact: tuple[str, ...] = ()) -> str:
+        """A short name for the choices that change a clean copy (the ledger keys copies by it)."""
+        import hashlib
+
+        text = repr((self.clean.convert_to, self.clean.jpeg_quality, self.rename, sorted(redact)))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -63,23 +74,25 @@ class Result:
     findings: Findings = field(default_factory=Findings)
     reason: str = ""
     notes: list[str] = field(default_factory=list)
-    retryable: bool = False  # the input may still be being written (empty or truncated)
-    vanished: bool = False  # the input disappeared before it could be read
-    not_image: bool = False  # its content is no image we clean (text, video, BMP...)
-    output_error: bool = False  # the output could not be written: worth trying again later
+    problem: type[SafeshareError] | None = None  # what stopped it (the daemon decides by it)
     visible: Visible | None = None  # what the picture shows (vision extra), when looked at
+    sha256: str | None = None  # of the input bytes, once read
+    already: Path | None = None  # the same copy was already published there (a duplicate)
 
     @property
     def ok(self) -> bool:
         return self.status is Status.CLEANED
 
 
-# Given the desired output path and the source, return the path to write (collisions).
-Claim = Callable[[Path, Path], Path]
-
-
-def keep_path(desired: Path, source: Path) -> Path:
-    return desired
+def stopped(source: Path, exc: BaseException, sha256: str | None = None) -> Result:
+    """The Result for a file that stopped at `exc`: refused (its input) or failed (ours)."""
+    if isinstance(exc, InputError):
+        return Result(source, Status.REFUSED, reason=str(exc), problem=type(exc), sha256=sha256)
+    if isinstance(exc, SafeshareError):
+        return Result(source, Status.FAILED, reason=str(exc), problem=type(exc), sha256=sha256)
+    log.error("internal error while cleaning %s", source.name, exc_info=exc)
+    reason = f"internal error ({type(exc).__name__})"
+    return Result(source, Status.FAILED, reason=reason, problem=SafeshareError, sha256=sha256)
 
 
 class Pipeline:
@@ -87,112 +100,164 @@ class Pipeline:
         self.settings = settings
         self.vision = vision  # used here only to redact, which must happen before publishing
 
-    def read(self, source: Path, follow_symlinks: bool = True) -> Source | Result:
-        """The input's bytes, or the Result that says why it cannot be read."""
+    @property
+    def key(self) -> str:
+        redact = tuple(self.vision.config.redact) if self.vision is not None else ()
+        return self.settings.key(redact)
+
+    def prepare(self, source: Path, opener: Opener = open_path) -> Prepared | Result:
+        """Read `source` (through `opener`), detect its format and clean it in memory."""
+        sha256 = None
         try:
-            return read_input(source, self.settings.max_file_bytes, follow_symlinks)
-        except InputError as exc:
-            return _refused(source, exc)
+            src = read_input(source, self.settings.max_file_bytes, opener)
+            if self.settings.digest:
+                import hashlib
 
-    def clean_file(
-        self,
-        source: Path,
-        out_dir: Path,
-        claim: Claim = keep_path,
-        follow_symlinks: bool = True,
-        root: Path | None = None,
-    ) -> Result:
-        src = self.read(source, follow_symlinks)
-        if isinstance(src, Result):
-            return src
-        return self.clean_source(source, src, out_dir, claim, follow_symlinks, root)
+                sha256 = hashlib.sha256(src.data).hexdigest()
+            return self._prepare(source, src, sha256, opener)
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch or the daemon
+            return stopped(source, exc, sha256)
 
-    def clean_source(
-        self,
-        source: Path,
-        src: Source,
-        out_dir: Path,
-        claim: Claim = keep_path,
-        follow_symlinks: bool = True,
-        root: Path | None = None,
-    ) -> Result:
-        """Clean `src` (the bytes of `source`) into `out_dir`, which lies inside `root` (the
-        output folder; `out_dir` itself when not given)."""
-        try:
-            return self._clean(source, src, out_dir, claim, follow_symlinks, root or out_dir)
-        except InputError as exc:
-            return _refused(source, exc)
-        except SafeshareError as exc:
-            return Result(source, Status.FAILED, reason=str(exc), output_error=isinstance(exc, OutputError))
-        except Exception as exc:  # one bad file must never stop a batch or the daemon
-            log.exception("internal error while cleaning %s", source.name)
-            return Result(source, Status.FAILED, reason=f"internal error ({type(exc).__name__})")
-
-    def _clean(
-        self, source: Path, src: Source, out_dir: Path, claim: Claim, follow_symlinks: bool, root: Path
-    ) -> Result:
-        options = self.settings.clean
+    def _prepare(self, source: Path, src: Source, sha256: str | None, opener: Opener) -> Prepared:
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
-        options = replace(options, path=source)  # so that the decoder worker can read it itself
+        by_path = self.settings.workers_read_path
+        options = replace(self.settings.clean, path=source if by_path else None)
+        worker_source: Path | bytes = source if by_path else bytes(src.data)
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
-        expected = pillow_view(str(source), fmt.name, options.max_pixels) if fmt.lossless else None
+        readable = str(worker_source) if isinstance(worker_source, Path) else worker_source
+        expected = pillow_view(readable, fmt.name, options.max_pixels) if fmt.lossless else None
         visible = None
         if self.vision is not None and self.vision.redacts:
-            cleaned, visible = _redacted(self.vision, source, fmt.name, cleaned, options)
+            cleaned, visible = _redacted(self.vision, source, worker_source, fmt.name, cleaned, options)
             expected = None if cleaned.reencoded else expected
         findings = Findings()
         findings.extend(cleaned.findings)
-        xattr_findings(source, findings, follow_symlinks)
+        xattr_findings(source, findings, follow_symlinks=opener is open_path)
         notes = list(cleaned.notes)
         if self.settings.rename:
             name_findings(source.name, findings)
-            suffix = CANONICAL_SUFFIX.get(cleaned.format, source.suffix)
-            name = neutral_name(cleaned.parts, suffix)
+            name = neutral_name(cleaned.parts, by_name(cleaned.format).canonical_suffix)
         else:
             name = output_name(source.name, cleaned.extension)
             reasons = revealing_parts(source.name)
             if reasons:
                 notes.append(f"the name still shows {', '.join(reasons)} (--rename writes a neutral one)")
-        final = claim(out_dir / name, source)
-        _refuse_overwriting(source, final)
-
-        def check(temp: Path) -> None:
-            verify_output(temp, cleaned, expected, options.max_pixels)
-
-        def written() -> None:
-            cleaned.parts.clear()  # the views into the input go first, then the input itself
-            src.release()
-
-        publish(cleaned.parts, final, src.mode, check, root, written)
-        log.info("cleaned %s (%s)", source.name, ", ".join(findings.categories()) or "nothing found")
-        return Result(
+        return Prepared(
             source,
-            Status.CLEANED,
-            final,
+            src,
+            sha256,
             fmt.name,
-            cleaned.format,
-            cleaned.reencoded,
+            cleaned,
+            expected,
             findings,
-            notes=notes,
-            visible=visible,
+            notes,
+            name,
+            visible,
+            options.max_pixels,
         )
 
 
+@dataclass
+class Prepared:
+    """A file read and cleaned in memory; `stage` writes and verifies it."""
+
+    source: Path
+    src: Source
+    sha256: str | None  # with Settings.digest (the daemon)
+    format: str
+    cleaned: Cleaned
+    expected: PillowView | None
+    findings: Findings
+    notes: list[str]
+    name: str  # the name it would like in the output folder
+    visible: Visible | None
+    max_pixels: int = 200_000_000
+
+    def stage(self, output: OutputFolder, subfolder: Path, mode: int | None = None) -> Ready | Result:
+        """Write the clean copy as a temp file in `output`/`subfolder`, then verify it there.
+        `mode`: the copy's permissions (default: the original's, without exec bits)."""
+        staged: Staged | None = None
+        try:
+            staged = output.stage(subfolder, self.cleaned.parts, self.src.mode if mode is None else mode)
+            self.cleaned.parts.clear()  # the views into the input go first, then the input itself
+            self.src.release()
+            verify_output(staged.path, self.cleaned, self.expected, self.max_pixels)
+            return Ready(self, staged)
+        except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
+            if staged is not None:
+                staged.discard()
+            return stopped(self.source, exc, self.sha256)
+
+    def result(self, output: Path | None) -> Result:
+        return Result(
+            self.source,
+            Status.CLEANED,
+            output,
+            self.format,
+            self.cleaned.format,
+            self.cleaned.reencoded,
+            self.findings,
+            notes=self.notes,
+            visible=self.visible,
+            sha256=self.sha256,
+        )
+
+
+@dataclass
+class Ready:
+    """A verified clean copy waiting for its name."""
+
+    prepared: Prepared
+    staged: Staged
+
+    @property
+    def folder(self) -> Path:
+        return self.staged.folder
+
+    def taken(self, name: str) -> bool:
+        return self.staged.taken(name)
+
+    def same_as(self, name: str) -> bool:
+        return self.staged.same_as(name)
+
+    def commit(self, name: str, *, replace: bool) -> Result | None:
+        """Publish under `name`, claimed by the caller. `replace`: the caller owns a file of
+        that name (its earlier copy). Otherwise an existing file is never touched: None says
+        the name was taken meanwhile, and the caller claims another."""
+        try:
+            final = self.staged.commit(name, replace=replace)
+        except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
+            return stopped(self.prepared.source, exc, self.prepared.sha256)
+        if final is None:
+            return None
+        categories = ", ".join(self.prepared.findings.categories()) or "nothing found"
+        log.info("cleaned %s (%s)", self.prepared.source.name, categories)
+        return self.prepared.result(final)
+
+    def discard(self) -> None:
+        self.staged.discard()
+
+
 def _redacted(
-    vision: VisionStep, source: Path, input_format: str, cleaned: Cleaned, options: CleanOptions
+    vision: VisionStep,
+    source: Path,
+    worker_source: Path | bytes,
+    input_format: str,
+    cleaned: Cleaned,
+    options: CleanOptions,
 ) -> tuple[Cleaned, Visible]:
     """The clean copy with what the user asked to hide filled in solid, or as it was when
     nothing is to be hidden. Fails closed: without an analysis nothing is published."""
-    visible = vision.analyze(source)
+    visible = vision.analyze(worker_source, source.name)
     if visible is None:
         raise VerificationError("redaction was asked for, but what the picture shows could not be checked")
     boxes = vision.boxes_to_hide(visible)
     if not boxes:
         return cleaned, visible
     as_png = cleaned.format not in ("JPEG", "TIFF")
-    out = vision.redact(source, boxes, as_png, options.jpeg_quality)
+    out = vision.redact(worker_source, boxes, as_png, options.jpeg_quality)
     same = out.format == input_format or (out.format == "JPEG" and input_format in ("HEIF", "AVIF"))
-    extension = cleaned.extension if same else CANONICAL_SUFFIX[out.format]
+    extension = cleaned.extension if same else by_name(out.format).canonical_suffix
     findings = Findings()
     findings.extend(cleaned.findings)
     findings.extend(out.findings)
@@ -205,21 +270,3 @@ def _redacted(
         [out.data], out.format, findings, 1, True, extension, out.size, out.mode, notes, frames=1
     )
     return redacted, visible
-
-
-def _refused(source: Path, exc: InputError) -> Result:
-    retry = isinstance(exc, Truncated | EmptyFile)
-    other = isinstance(exc, NotAnImage | UnsupportedFormat) and not retry
-    vanished = isinstance(exc, Vanished)
-    return Result(
-        source, Status.REFUSED, reason=str(exc), retryable=retry, vanished=vanished, not_image=other
-    )
-
-
-def _refuse_overwriting(source: Path, final: Path) -> None:
-    try:
-        same = final.exists() and final.samefile(source)
-    except OSError:
-        same = False
-    if same or final.absolute() == source.absolute():
-        raise OutputError("the clean copy would overwrite the original; choose another output folder")

@@ -16,55 +16,15 @@ from pathlib import Path
 from safeshare import isolation
 from safeshare.binary import Buffer
 from safeshare.errors import InputError, VerificationError
-from safeshare.formats import HEAD_SIZE, Cleaned, detect
-from safeshare.formats.tiff import STRUCTURAL as TIFF_STRUCTURAL
+from safeshare.formats import HEAD_SIZE, Cleaned, ImageFormat, by_name, detect
+from safeshare.formats.base import ORIENTATION
 from safeshare.pillow_reading import PillowView, Source, full_decode, view
-
-# Pillow `info` keys that describe pixels, colour, timing or resolution, per format.
-ALLOWED_INFO = {
-    "JPEG": {
-        "jfif",
-        "jfif_version",
-        "jfif_unit",
-        "jfif_density",
-        "dpi",
-        "icc_profile",
-        "adobe",
-        "adobe_transform",
-        "progressive",
-        "progression",
-        "exif",
-    },
-    "PNG": {
-        "dpi",
-        "aspect",
-        "gamma",
-        "chromaticity",
-        "srgb",
-        "icc_profile",
-        "transparency",
-        "exif",
-        "cicp",
-        "interlace",
-        "loop",
-        "duration",
-        "disposal",
-        "blend",
-        "default_image",
-        "bbox",
-    },
-    "WEBP": {"icc_profile", "exif", "loop", "duration", "background", "timestamp"},
-    "GIF": {"version", "background", "transparency", "duration", "loop", "extension"},
-    "TIFF": {"compression", "dpi", "resolution", "icc_profile"},
-}
-PILLOW_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WebP": "WEBP", "GIF": "GIF", "TIFF": "TIFF"}
-IN_PROCESS = {"JPEG", "PNG", "TIFF"}  # Pillow reads their headers without C decoders
-ORIENTATION = 0x0112
 
 
 def pillow_view(source: Source, format_name: str, max_pixels: int) -> PillowView:
-    """Pillow's reading of a file: here for JPEG/PNG/TIFF, in the decoder worker otherwise."""
-    if format_name in IN_PROCESS:
+    """Pillow's reading of a file: here when the format's headers are pure Python, in the
+    decoder worker otherwise."""
+    if by_name(format_name).in_process:
         return view(source, max_pixels)
     return isolation.pool().call(view, source, max_pixels)
 
@@ -108,11 +68,11 @@ def _pillow(path: Path, cleaned: Cleaned, expected: PillowView | None, max_pixel
             isolation.pool().call(full_decode, str(path), "output does not decode", max_pixels)
     except InputError as exc:
         raise VerificationError(f"output does not re-read: {exc}") from exc
-    name = PILLOW_NAMES.get(cleaned.format, cleaned.format)
-    if seen.format != name:
+    fmt = by_name(cleaned.format)
+    if seen.format != fmt.pillow_name:
         raise VerificationError(f"the image library reads the output as {seen.format}")
     _dimensions(seen, cleaned, expected)
-    _metadata(seen, name, cleaned.orientation)
+    _metadata(seen, fmt, cleaned.orientation)
 
 
 def _dimensions(seen: PillowView, cleaned: Cleaned, expected: PillowView | None) -> None:
@@ -129,13 +89,17 @@ def _dimensions(seen: PillowView, cleaned: Cleaned, expected: PillowView | None)
         )
 
 
-def _metadata(seen: PillowView, name: str, orientation: int) -> None:
-    extra = seen.info_keys - ALLOWED_INFO.get(name, set())
+def _metadata(seen: PillowView, fmt: ImageFormat, orientation: int) -> None:
+    extra = seen.info_keys - fmt.allowed_info
     if extra:
         raise VerificationError(f"output still carries {sorted(extra)[0]!r} metadata")
-    if name == "GIF" and seen.extension and not seen.extension.startswith((b"NETSCAPE2.0", b"ANIMEXTS1.0")):
+    if (
+        fmt.name == "GIF"
+        and seen.extension
+        and not seen.extension.startswith((b"NETSCAPE2.0", b"ANIMEXTS1.0"))
+    ):
         raise VerificationError("output still carries a GIF application extension")
-    leftover = set(seen.exif_tags) - (TIFF_STRUCTURAL if name == "TIFF" else {ORIENTATION})
+    leftover = set(seen.exif_tags) - fmt.exif_allowed
     if leftover:
         raise VerificationError(f"output still carries EXIF tag 0x{min(leftover):04X}")
     if seen.exif_tags.get(ORIENTATION, 1) != orientation:

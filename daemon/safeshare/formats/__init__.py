@@ -11,10 +11,40 @@ from safeshare.formats.png import Png
 from safeshare.formats.tiff import Tiff
 from safeshare.formats.webp import WebP
 
-__all__ = ["FORMATS", "HEAD_SIZE", "CleanOptions", "Cleaned", "ImageFormat", "Inspection", "detect"]
+__all__ = [
+    "FORMATS",
+    "HEAD_SIZE",
+    "CleanOptions",
+    "Cleaned",
+    "ImageFormat",
+    "Inspection",
+    "by_name",
+    "detect",
+    "looks_like_image_name",
+]
 
 HEAD_SIZE = 64
 FORMATS: tuple[ImageFormat, ...] = (Jpeg(), Png(), WebP(), Gif(), Tiff(), Heif(), Avif())
+_BY_NAME = {fmt.name: fmt for fmt in FORMATS}
+# Picture formats we recognise by name but do not clean: a file named so is reported when it
+# cannot be cleaned ("unsupported format: BMP"), where other non-images are skipped quietly.
+OTHER_IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".jxl", ".jp2", ".psd", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    | {".ico", ".svg"}
+)
+IMAGE_SUFFIXES = frozenset(ext for fmt in FORMATS for ext in fmt.extensions) | OTHER_IMAGE_SUFFIXES
+
+
+def by_name(name: str) -> ImageFormat:
+    """The format called `name` (`Cleaned.format`, `ImageFormat.name`)."""
+    return _BY_NAME[name]
+
+
+def looks_like_image_name(name: str) -> bool:
+    """The file's name claims a picture (by its extension), whatever its content."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in IMAGE_SUFFIXES
+
 
 # Recognised but not cleaned: say what the file is instead of "not an image".
 _UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (

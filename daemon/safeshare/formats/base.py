@@ -53,12 +53,24 @@ class Cleaned:
     frames: int | None = None  # frames/pages kept, when it can differ from the input's
 
 
+ORIENTATION = 0x0112
+
+
 class ImageFormat(ABC):
     """One format family. Instances are stateless; one is shared by all files."""
 
     name: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]]
+    canonical_suffix: ClassVar[str]  # the extension a renamed (neutral) copy gets
     lossless: ClassVar[bool] = True
+    # How the verifier reads an output of this format with Pillow: the format name Pillow
+    # reports, whether its headers are read here (pure Python) or in the decoder worker
+    # (C decoders), the `info` keys that describe pixels, colour, timing or resolution,
+    # and the EXIF tags that may remain (the one Orientation tag we write).
+    pillow_name: ClassVar[str]
+    in_process: ClassVar[bool] = False
+    allowed_info: ClassVar[frozenset[str]] = frozenset()
+    exif_allowed: ClassVar[frozenset[int]] = frozenset({ORIENTATION})
 
     @staticmethod
     @abstractmethod

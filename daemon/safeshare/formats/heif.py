@@ -48,6 +48,8 @@ class _IsoImage(ImageFormat):
 class Heif(_IsoImage):
     name = "HEIF"
     extensions = (".heic", ".heif", ".hif")
+    canonical_suffix = ".heic"
+    pillow_name = "HEIF"
 
     @staticmethod
     def sniff(head: bytes) -> bool:
@@ -58,6 +60,8 @@ class Heif(_IsoImage):
 class Avif(_IsoImage):
     name = "AVIF"
     extensions = (".avif",)
+    canonical_suffix = ".avif"
+    pillow_name = "AVIF"
 
     @staticmethod
     def sniff(head: bytes) -> bool:

@@ -37,6 +37,7 @@ _NEXT_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 # The end of entropy-coded data. Reserved markers (0x01-0xBF) inside a scan are corruption
 # that libjpeg skips while resynchronising on restart markers, so they stay in the scan.
 ICC_CHUNK = 65519  # the most an APP2 segment holds after its 16-byte header
+MAX_ICC_CHUNKS = 255  # its chunk count is one byte: more chunks are no profile, only memory
 _SCAN_END = re.compile(rb"\xff[\xc0-\xcf\xd8-\xfe]")
 
 
@@ -47,6 +48,7 @@ class Layout:
     keep: list[Part] = field(default_factory=list)
     jfif: bytes | None = None
     icc_chunks: list[tuple[int, bytes]] = field(default_factory=list)  # (sequence number, data)
+    icc_overflow: int = 0  # ICC chunks beyond MAX_ICC_CHUNKS, not collected
     icc: list[Part] = field(default_factory=list)  # the sanitized profile as APP2 segments
     adobe: bytes | None = None
     findings: Findings = field(default_factory=Findings)
@@ -74,6 +76,24 @@ def orientation_segment(orientation: int) -> bytes:
 class Jpeg(ImageFormat):
     name = "JPEG"
     extensions = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo")
+    canonical_suffix = ".jpg"
+    pillow_name = "JPEG"
+    in_process = True
+    allowed_info = frozenset(
+        {
+            "jfif",
+            "jfif_version",
+            "jfif_unit",
+            "jfif_density",
+            "dpi",
+            "icc_profile",
+            "adobe",
+            "adobe_transform",
+            "progressive",
+            "progression",
+            "exif",
+        }
+    )
 
     @staticmethod
     def sniff(head: bytes) -> bool:
@@ -155,6 +175,10 @@ def parse(data: Buffer) -> Layout:
 
 def _with_icc(layout: Layout) -> Layout:
     """Reassemble the ICC chunks in sequence order, keep only its colour tags, re-chunk it."""
+    if layout.icc_overflow:
+        total = len(layout.icc_chunks) + layout.icc_overflow
+        layout.findings.add(Kind.OTHER, "invalid colour profile (removed)", f"{total} chunks", "ICC profile")
+        layout.icc_chunks.clear()
     if not layout.icc_chunks:
         return layout
     profile = b"".join(data for _, data in sorted(layout.icc_chunks, key=lambda c: c[0]))
@@ -240,7 +264,10 @@ def _metadata_segment(marker: int, body: bytes, layout: Layout) -> None:
             layout.jfif = read_jfif(body, layout.findings)
         return
     if marker == 0xE2 and body.startswith(b"ICC_PROFILE\0") and len(body) > 14:
-        layout.icc_chunks.append((body[12], body[14:]))
+        if len(layout.icc_chunks) < MAX_ICC_CHUNKS:
+            layout.icc_chunks.append((body[12], body[14:]))
+        else:
+            layout.icc_overflow += 1
         return
     if marker == 0xEE and body.startswith(b"Adobe") and len(body) >= 12:
         if layout.adobe is None:

@@ -12,7 +12,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer, Part, u32be, view
-from safeshare.errors import CorruptImage, Truncated
+from safeshare.errors import CorruptImage, TooLarge, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import (
     Cleaned,
@@ -23,8 +23,9 @@ from safeshare.formats.base import (
 )
 from safeshare.formats.png_text import read_text_chunk
 from safeshare.metadata import exif
-from safeshare.metadata.embedded import classify_trailer
+from safeshare.metadata.embedded import classify_trailer, human_size
 from safeshare.metadata.icc import sanitize_icc
+from safeshare.metadata.inflate import InflateBudget
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEEP = {
@@ -46,7 +47,7 @@ KEEP = {
 }
 TEXT_CHUNKS = {b"tEXt", b"zTXt", b"iTXt"}
 ICC_NAME = b"ICC profile"
-MAX_ICC = 32 << 20  # a profile inflating beyond this is not a colour profile (zip bomb)
+ICC_NOT_READ = "colour profile (not read: over the size budget)"
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Layout:
     text_exif_blob: bytes | None = None
     xmp_orientation: int | None = None
     terminated: bool = False
+    budget: InflateBudget = field(default_factory=InflateBudget)  # all inflation of this file
+    icc_over_budget: bool = False
 
     @property
     def orientation(self) -> int:
@@ -77,6 +80,29 @@ def orientation_chunk(orientation: int) -> bytes:
 class Png(ImageFormat):
     name = "PNG"
     extensions = (".png", ".apng")
+    canonical_suffix = ".png"
+    pillow_name = "PNG"
+    in_process = True
+    allowed_info = frozenset(
+        {
+            "dpi",
+            "aspect",
+            "gamma",
+            "chromaticity",
+            "srgb",
+            "icc_profile",
+            "transparency",
+            "exif",
+            "cicp",
+            "interlace",
+            "loop",
+            "duration",
+            "disposal",
+            "blend",
+            "default_image",
+            "bbox",
+        }
+    )
 
     @staticmethod
     def sniff(head: bytes) -> bool:
@@ -88,6 +114,15 @@ class Png(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
+        if layout.icc_over_budget:
+            # Refused rather than cleaned without the profile: the colours of the copy
+            # would change (the profile is kept to avoid exactly that), and a profile
+            # this large, or behind this much compressed text, only comes from a hostile
+            # file. `inspect` reports it as a finding instead.
+            raise TooLarge(
+                f"the colour profile cannot be read within the {layout.budget.limit >> 20} MB "
+                "budget for compressed metadata"
+            )
         if not any(bytes(part[4:8]) == b"IDAT" for part in layout.keep):
             raise CorruptImage("corrupt: no image data (IDAT chunk)")
         if not layout.terminated:
@@ -133,7 +168,7 @@ def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> Non
     if kind in KEEP:
         layout.keep.append(view(data, pos, end))
     elif kind == b"iCCP":
-        rebuilt = _clean_iccp(bytes(body_view), layout.findings)
+        rebuilt = _clean_iccp(bytes(body_view), layout)
         if rebuilt is not None:
             layout.keep.append(rebuilt)
     elif kind == b"eXIf":
@@ -142,7 +177,7 @@ def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> Non
         if layout.exif_blob is None:
             layout.exif_blob = blob
     elif kind in TEXT_CHUNKS:
-        text = read_text_chunk(kind, bytes(body_view), layout.findings)
+        text = read_text_chunk(kind, bytes(body_view), layout.findings, layout.budget)
         if text.exif_blob is not None and layout.text_exif_blob is None:
             layout.text_exif_blob = text.exif_blob
         if text.xmp_orientation is not None and layout.xmp_orientation is None:
@@ -156,30 +191,32 @@ def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> Non
         layout.findings.add(Kind.OTHER, f"{private}chunk {_name(kind)}", "", "PNG")
 
 
-def _clean_iccp(body: bytes, found: Findings) -> bytes | None:
+def _clean_iccp(body: bytes, layout: Layout) -> bytes | None:
     """iCCP rebuilt: a neutral name (tools put user or device names there) and the profile
-    reduced to its colour tags; None when it holds no valid profile."""
+    reduced to its colour tags; None when it holds no valid profile, or when it does not
+    inflate within what is left of the file's budget (then `icc_over_budget` is set)."""
+    found = layout.findings
     name, sep, rest = body.partition(b"\0")
-    profile = _inflate(rest[1:]) if sep and rest[:1] == b"\0" else None
     if name.lower() != ICC_NAME.lower():
         found.add(Kind.OTHER, "ICC profile name", name.decode("latin-1"), "PNG iCCP")
-    if profile is None:
+    zlib_stream = bool(sep) and rest[:1] == b"\0"
+    if zlib_stream and layout.budget.spent:
+        layout.icc_over_budget = True
+        found.add(Kind.OTHER, ICC_NOT_READ, human_size(len(rest)), "PNG iCCP")
+        return None
+    inflated = layout.budget.inflate(rest[1:], layout.budget.limit) if zlib_stream else None
+    if inflated is not None and not inflated.complete and layout.budget.spent:
+        layout.icc_over_budget = True  # cut at the budget: it is larger than what is left
+        found.add(Kind.OTHER, ICC_NOT_READ, human_size(len(rest)), "PNG iCCP")
+        return None
+    if inflated is None or not inflated.complete:
         found.add(Kind.OTHER, "invalid colour profile (removed)", f"{len(rest)} bytes", "PNG iCCP")
         return None
-    result = sanitize_icc(profile, "PNG iCCP")
+    result = sanitize_icc(inflated.data, "PNG iCCP")
     found.extend(result.findings)
     if result.profile is None:
         return None
     return chunk(b"iCCP", ICC_NAME + b"\0\0" + zlib.compress(result.profile, 9))
-
-
-def _inflate(data: bytes) -> bytes | None:
-    try:
-        inflater = zlib.decompressobj()
-        out = inflater.decompress(data, MAX_ICC)
-    except zlib.error:
-        return None
-    return out if inflater.eof else None
 
 
 def _time_value(body: bytes) -> str:

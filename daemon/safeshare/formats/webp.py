@@ -47,6 +47,9 @@ def riff_chunk(fourcc: bytes, body: bytes | list[Part]) -> list[Part]:
 class WebP(ImageFormat):
     name = "WebP"
     extensions = (".webp",)
+    canonical_suffix = ".webp"
+    pillow_name = "WEBP"
+    allowed_info = frozenset({"icc_profile", "exif", "loop", "duration", "background", "timestamp"})
 
     @staticmethod
     def sniff(head: bytes) -> bool:

@@ -42,11 +42,14 @@ class VisionStep:
     def redacts(self) -> bool:
         return bool(self.config.redact)
 
-    def analyze(self, path: Path) -> Visible | None:
+    def analyze(self, source: Path | bytes, name: str = "") -> Visible | None:
+        """What `source` (a path, or the file's bytes, named `name`) shows; None if unknown."""
+        readable = str(source) if isinstance(source, Path) else source
         try:
-            return self.pool.call(_analyze_in_worker, str(path), self.max_pixels)
+            return self.pool.call(_analyze_in_worker, readable, self.max_pixels)
         except (SafeshareError, OSError) as exc:  # OSError: the worker could not be started
-            log.warning("could not look at what %s shows: %s", path.name, exc)
+            shown = source.name if isinstance(source, Path) else name
+            log.warning("could not look at what %s shows: %s", shown, exc)
             return None
 
     def boxes_to_hide(self, visible: Visible) -> list[Box]:
@@ -65,9 +68,10 @@ class VisionStep:
         ]
         return [seen.box for seen in chosen]
 
-    def redact(self, path: Path, boxes: list[Box], as_png: bool, quality: int) -> Reencoded:
+    def redact(self, source: Path | bytes, boxes: list[Box], as_png: bool, quality: int) -> Reencoded:
         """The picture with `boxes` filled solid; raises SafeshareError when it cannot be done."""
-        return self.pool.call(_redact_in_worker, str(path), boxes, as_png, quality, self.max_pixels)
+        readable = str(source) if isinstance(source, Path) else source
+        return self.pool.call(_redact_in_worker, readable, boxes, as_png, quality, self.max_pixels)
 
     def close(self) -> None:
         self.pool.close()
@@ -75,14 +79,14 @@ class VisionStep:
 
 # The worker runs these. They import the detectors themselves so that the process that asks
 # (the daemon) never loads numpy or onnxruntime: pickling `detect.analyze` would import it here.
-def _analyze_in_worker(source: str, max_pixels: int) -> Visible:
+def _analyze_in_worker(source: str | bytes, max_pixels: int) -> Visible:
     from safeshare.vision import detect
 
     return detect.analyze(source, max_pixels)
 
 
 def _redact_in_worker(
-    source: str, boxes: list[Box], as_png: bool, quality: int, max_pixels: int
+    source: str | bytes, boxes: list[Box], as_png: bool, quality: int, max_pixels: int
 ) -> Reencoded:
     from safeshare.vision import redact
 

@@ -1,0 +1,238 @@
+"""The output folder, pinned: nothing is ever written outside it, nothing replaced by accident.
+
+The folder is opened once (without following links) and every write goes through that
+descriptor: a temp file created with O_EXCL, fsynced, verified, then renamed into place
+under its claimed name, all relative to the pinned folder. Before each file the path is
+checked again:
+- it still leads to the pinned folder: write there;
+- it is gone (the user deleted it): it is created again, private, and pinned anew;
+- it is a real folder again but another one (the user replaced it): that one is pinned;
+- it is a link or not a folder (swapped by someone else): nothing is written, the file
+  is retried later (OutputError), and the user is told why.
+Subfolders (labels, the layout `clean` mirrors) are opened one component at a time, never
+through a link, and created with the same private mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from safeshare.binary import Part
+from safeshare.errors import OutputError, describe_os_error
+from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX
+
+log = logging.getLogger(__name__)
+FOLDER_MODE = 0o700  # an output folder we create is private: no more open than any watched one
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS |= getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass
+class Staged:
+    """A complete, fsynced temp file in its output folder, not yet visible under a real name."""
+
+    folder_fd: int  # our own descriptor of the folder it is in
+    folder: Path
+    temp_name: str
+
+    @property
+    def path(self) -> Path:
+        """Where the verifier reads it (the folder is pinned, the name random and exclusive)."""
+        return self.folder / self.temp_name
+
+    def taken(self, name: str) -> bool:
+        """Something, of anyone's, already has this name in the folder."""
+        try:
+            os.lstat(name, dir_fd=self.folder_fd)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    def same_as(self, name: str) -> bool:
+        """The regular file `name` holds exactly the staged bytes (an earlier copy of ours)."""
+        try:
+            theirs = os.open(name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=self.folder_fd)
+        except OSError:
+            return False
+        try:
+            ours = os.open(self.temp_name, os.O_RDONLY, dir_fd=self.folder_fd)
+        except OSError:
+            os.close(theirs)
+            return False
+        try:
+            a, b = os.fstat(theirs), os.fstat(ours)
+            if not stat.S_ISREG(a.st_mode) or a.st_size != b.st_size:
+                return False
+            while True:
+                x, y = os.read(theirs, 1 << 20), os.read(ours, 1 << 20)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+        finally:
+            os.close(theirs)
+            os.close(ours)
+
+    def commit(self, name: str, *, replace: bool) -> Path | None:
+        """Give the staged file its name and make that durable. With `replace`, a file of
+        that name is replaced (the caller's own earlier copy); without, a name that exists
+        is never touched and None says it was taken meanwhile."""
+        try:
+            if replace or not self._link(name):
+                if not replace and self.taken(name):
+                    return None
+                os.replace(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
+            with contextlib.suppress(OSError):
+                os.fsync(self.folder_fd)
+        except FileExistsError:
+            return None
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write {name}: {describe_os_error(exc)}") from exc
+        self.discard()  # after a link: the temp name goes; after a rename: nothing left to remove
+        return self.folder / name
+
+    def _link(self, name: str) -> bool:
+        """Atomic no-clobber publish: hard-link the temp file to `name` (EEXIST if taken).
+        False where the file system has no hard links (FAT, exFAT, some network shares):
+        the caller then renames after a check, a window of a few microseconds."""
+        try:
+            os.link(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
+        except FileExistsError:
+            raise
+        except (OSError, NotImplementedError):
+            return False
+        return True
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.temp_name, dir_fd=self.folder_fd)
+        self._close()
+
+    def _close(self) -> None:
+        if self.folder_fd >= 0:
+            os.close(self.folder_fd)
+            self.folder_fd = -1
+
+
+class OutputFolder:
+    """One output root (the safe-share folder, or `clean --output DIR`); thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        # Links the user set up (e.g. the folder on another disk) are resolved once, here;
+        # a link that appears later is never followed.
+        self.path = Path(os.path.realpath(path))
+        self._fd = -1
+        self._identity: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+            self._fd, self._identity = -1, None
+
+    def stage(self, subfolder: Path, parts: list[Part], mode: int) -> Staged:
+        """Write `parts` to a new temp file in `subfolder` (relative to the root), fsynced."""
+        folder_fd = self._open_subfolder(subfolder)
+        name = f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=folder_fd)
+        except OSError as exc:
+            os.close(folder_fd)
+            raise OutputError(f"cannot write to {self.path / subfolder}: {describe_os_error(exc)}") from exc
+        staged = Staged(folder_fd, self.path / subfolder, name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for part in parts:
+                    handle.write(part)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode & 0o666)
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            staged.discard()
+            raise OutputError(f"cannot write to {staged.folder}: {describe_os_error(exc)}") from exc
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
+
+    def _open_subfolder(self, subfolder: Path) -> int:
+        """A descriptor of root/subfolder, created as needed, never reached through a link."""
+        with self._lock:
+            fd = os.dup(self._root())
+        for part in subfolder.parts:
+            if part in ("", ".", ".."):
+                os.close(fd)
+                raise OutputError(f"{subfolder}: not a folder name inside the output folder")
+            try:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, FOLDER_MODE, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                os.close(fd)
+                raise OutputError(
+                    f"{self.path / subfolder} leads outside the output folder or cannot be made "
+                    f"({describe_os_error(exc)}); nothing was written"
+                ) from exc
+            os.close(fd)
+            fd = child
+        return fd
+
+    def _root(self) -> int:
+        """The pinned root descriptor, re-pinned or recreated as the module docstring says."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise OutputError(
+                f"cannot reach the output folder {self.path}: {describe_os_error(exc)}"
+            ) from exc
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            kind = "a link to another place" if stat.S_ISLNK(st.st_mode) else "not a folder"
+            raise OutputError(f"the output folder {self.path} is now {kind}; nothing was written there")
+        if st is not None and self._fd >= 0 and (st.st_dev, st.st_ino) == self._identity:
+            return self._fd
+        _refuse_links_above(self.path)
+        if st is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.mkdir(FOLDER_MODE)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot create the output folder {self.path}: {describe_os_error(exc)}"
+                ) from exc
+            log.info("created the output folder %s", self.path)
+        try:
+            fd = os.open(self.path, _DIR_FLAGS)
+        except OSError as exc:
+            raise OutputError(f"cannot open the output folder {self.path}: {describe_os_error(exc)}") from exc
+        pinned = os.fstat(fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            log.info("the output folder %s was replaced; writing to the new one", self.path)
+        self._fd, self._identity = fd, (pinned.st_dev, pinned.st_ino)
+        return fd
+
+
+def _refuse_links_above(path: Path) -> None:
+    """Before pinning a new folder: none of the (resolved at start) parents became a link."""
+    for parent in path.parents:
+        try:
+            if stat.S_ISLNK(os.lstat(parent).st_mode):
+                raise OutputError(f"{parent} is now a link to another place; nothing was written to {path}")
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot reach the output folder {path}: {describe_os_error(exc)}") from exc

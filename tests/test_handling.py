@@ -1,0 +1,242 @@
+"""The daemon's per-file path with a real ledger, real files and an injected clock: what is
+decided for each kind of attempt, what is recorded, rescheduled and reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from safeshare.config import WatchConfig
+from safeshare.disposition import Disposition
+from safeshare.errors import OutputError, Truncated
+from safeshare.fileio import Opener, open_path
+from safeshare.handling import OUTPUT_RETRY_DELAYS, RETRY_DELAYS, Attempt, FileHandler, decide
+from safeshare.ledger import Ledger
+from safeshare.outdir import OutputFolder
+from safeshare.pipeline import Pipeline, Prepared, Result, Settings, Status, stopped
+from safeshare.safepath import PinnedDir
+from safeshare.settle import Settler
+from tests import synth
+from tests.test_settle import Clock
+
+
+@dataclass
+class StubPipeline:
+    """The real pipeline, except for the failures a test asks for (by file name)."""
+
+    real: Pipeline = field(default_factory=lambda: Pipeline(Settings(workers_read_path=False, digest=True)))
+    failures: dict[str, Exception] = field(default_factory=dict)
+    key: str = "settings-a"
+    calls: int = 0
+
+    def prepare(self, source: Path, opener: Opener = open_path) -> Prepared | Result:
+        self.calls += 1
+        if source.name in self.failures:
+            return stopped(source, self.failures[source.name])
+        return self.real.prepare(source, opener)
+
+
+class OneFolder:
+    """A recursive watched folder, pinned as `Folders` pins it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pinned = PinnedDir.open(root)
+
+    def owner(self, path: Path) -> Any:
+        if not path.is_relative_to(self.root):
+            return None
+        return SimpleNamespace(config=WatchConfig(self.root, recursive=True), pinned=self.pinned)
+
+
+@dataclass
+class Run:
+    handler: FileHandler
+    ledger: Ledger
+    settler: Settler
+    clock: Clock
+    pipeline: StubPipeline
+    reported: list[Result]
+    pictures: Path
+    out: Path
+
+    def outcome(self, path: Path) -> Disposition | None:
+        record = self.ledger.get(path)
+        return None if record is None else record.outcome
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> Run:
+    clock = Clock()
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    out = tmp_path / "safe"
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    settler = Settler(1.0, lambda path: None, clock)
+    pipeline = StubPipeline()
+    reported: list[Result] = []
+    handler = FileHandler(
+        pipeline,  # type: ignore[arg-type]
+        ledger,
+        OneFolder(pictures),  # type: ignore[arg-type]
+        settler,
+        OutputFolder(out),
+        reported.append,
+    )
+    return Run(handler, ledger, settler, clock, pipeline, reported, pictures, out)
+
+
+def _photo(run: Run, name: str = "IMG_1.jpg", size: tuple[int, int] = (32, 16)) -> Path:
+    path = run.pictures / name
+    path.write_bytes(synth.jpeg(size=size))
+    return path
+
+
+def test_a_photo_is_published_recorded_and_reported_once(run: Run) -> None:
+    photo = _photo(run)
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.PUBLISHED
+    assert [r.output for r in run.reported] == [run.out / "IMG_1.jpg"]
+    run.handler.process(photo)  # the same file, unchanged: nothing more
+    assert run.pipeline.calls == 1 and len(run.reported) == 1
+
+
+def test_an_unfinished_file_is_retried_on_the_schedule_then_refused(run: Run) -> None:
+    photo = _photo(run, "half.jpg")
+    run.pipeline.failures["half.jpg"] = Truncated("the image data ends early")
+    for delay in RETRY_DELAYS:
+        run.handler.process(photo)
+        assert run.outcome(photo) is Disposition.RETRY_INPUT
+        assert run.settler.next_due() == pytest.approx(run.clock.now + delay)
+        assert run.reported == []  # not nagged while it may still be arriving
+        run.clock.advance(delay)
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.REFUSED
+    assert [r.status for r in run.reported] == [Status.REFUSED]
+
+
+def test_an_unwritable_output_is_retried_less_and_less_often_and_said_once(run: Run) -> None:
+    photo = _photo(run)
+    run.pipeline.failures["IMG_1.jpg"] = OutputError("cannot write to safe: No space left on device")
+    for delay in (*OUTPUT_RETRY_DELAYS, OUTPUT_RETRY_DELAYS[-1]):
+        run.handler.process(photo)
+        assert run.outcome(photo) is Disposition.RETRY_OUTPUT
+        assert run.settler.next_due() == pytest.approx(run.clock.now + delay)
+        run.clock.advance(delay)
+    assert len(run.reported) == 1 and "No space left" in run.reported[0].reason
+    del run.pipeline.failures["IMG_1.jpg"]
+    run.handler.process(photo)  # space again: published
+    assert run.outcome(photo) is Disposition.PUBLISHED and run.reported[-1].ok
+
+
+def test_a_copy_gets_the_same_content_duplicate_and_a_deleted_copy_is_made_again(run: Run) -> None:
+    photo = _photo(run)
+    run.handler.process(photo)
+    twin = run.pictures / "IMG_1 copy.jpg"
+    twin.write_bytes(photo.read_bytes())
+    run.handler.process(twin)
+    assert run.outcome(twin) is Disposition.DUPLICATE
+    assert run.reported[-1].already == run.out / "IMG_1.jpg"
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    (run.out / "IMG_1.jpg").unlink()  # the user deleted the clean copy
+    third = run.pictures / "IMG_1 again.jpg"
+    third.write_bytes(photo.read_bytes())
+    run.handler.process(third)
+    assert run.outcome(third) is Disposition.PUBLISHED
+    assert (run.out / "IMG_1 again.jpg").is_file()
+
+
+def test_new_settings_clean_the_same_photo_again(run: Run) -> None:
+    photo = _photo(run)
+    run.handler.process(photo)
+    run.pipeline.key = "settings-b"  # e.g. convert_to or redaction changed
+    again = run.pictures / "IMG_1 again.jpg"
+    again.write_bytes(photo.read_bytes())
+    run.handler.process(again)
+    assert run.outcome(again) is Disposition.PUBLISHED
+
+
+def test_a_refused_files_duplicate_is_reported_as_refused(run: Run) -> None:
+    bad = run.pictures / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" + bytes(64))
+    run.handler.process(bad)
+    for _ in RETRY_DELAYS:
+        if run.outcome(bad) is not Disposition.RETRY_INPUT:
+            break
+        run.handler.process(bad)
+    assert run.outcome(bad) is Disposition.REFUSED
+    twin = run.pictures / "bad copy.jpg"
+    twin.write_bytes(bad.read_bytes())
+    run.handler.process(twin)
+    assert run.outcome(twin) is Disposition.REFUSED
+    assert run.reported[-1].status is Status.REFUSED and run.reported[-1].source == twin
+
+
+def test_a_file_that_stopped_safeshare_twice_is_refused_not_retried_forever(run: Run) -> None:
+    photo = _photo(run)
+    st = photo.stat()
+    # As a crash leaves it: the intent recorded before reading, no outcome.
+    run.ledger.record(photo, Disposition.WORKING, size=st.st_size, mtime_ns=st.st_mtime_ns, history=False)
+    run.pipeline.failures["IMG_1.jpg"] = MemoryError()  # stands for the crash: not recorded below
+    run.handler.stopping.set()
+    run.handler.process(photo)  # resumed once (and "crashes" again: the stop cuts it short)
+    assert run.outcome(photo) is Disposition.WORKING
+    run.handler.stopping.clear()
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.REFUSED
+    assert "stopped twice" in run.reported[-1].reason
+    assert run.pipeline.calls == 1
+
+
+def test_a_non_picture_is_skipped_quietly_and_a_picture_name_is_reported(run: Run) -> None:
+    notes = run.pictures / "notes.txt"
+    notes.write_text("shopping list")
+    run.handler.process(notes)
+    assert run.outcome(notes) is Disposition.SKIPPED and run.reported == []
+    fake = run.pictures / "fake.jpg"
+    fake.write_text("not a picture at all")
+    run.handler.process(fake)
+    assert run.outcome(fake) is Disposition.REFUSED and run.reported[-1].source == fake
+
+
+def test_decide_is_the_one_place(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    ok = Result(photo, Status.CLEANED)
+    assert decide(Attempt(photo, 1, 1, ok)) is Disposition.PUBLISHED
+    assert decide(Attempt(photo, 1, 1, stopped(photo, OutputError("full")))) is Disposition.RETRY_OUTPUT
+    assert decide(Attempt(photo, 1, 1, stopped(photo, RuntimeError("bug")))) is Disposition.FAILED
+
+
+def test_a_subfolder_swapped_for_a_link_while_queued_publishes_nothing_from_its_target(
+    run: Run, tmp_path: Path
+) -> None:
+    trip = run.pictures / "2024" / "trip"
+    trip.mkdir(parents=True)
+    queued = trip / "IMG_9.jpg"
+    queued.write_bytes(synth.jpeg())
+    outside = tmp_path / "someone-elses"
+    outside.mkdir()
+    (outside / "IMG_9.jpg").write_bytes(synth.jpeg(size=(40, 40)))  # what the link leads to
+    trip.rename(tmp_path / "moved-away")
+    trip.symlink_to(outside)  # swapped after the event, before the worker reads it
+    run.handler.process(queued)
+    assert not run.out.exists() or list(run.out.rglob("*.jpg")) == []
+    assert run.outcome(queued) is Disposition.REFUSED
+    assert "link to another place" in run.reported[-1].reason
+
+
+def test_a_duplicate_says_where_the_copy_already_is(run: Run) -> None:
+    from safeshare.messages import for_burst, for_file
+
+    photo = _photo(run)
+    run.handler.process(photo)
+    twin = run.pictures / "IMG_1 (copy).jpg"
+    twin.write_bytes(photo.read_bytes())
+    run.handler.process(twin)
+    message = for_file(run.reported[-1])
+    assert "already in safe as IMG_1.jpg" in message.body
+    assert "1 was already in safe" in for_burst(run.reported, run.out).body
