@@ -6,12 +6,27 @@ user is told (log, `safeshare status`)."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests import synth
 from tests.conftest import run_cli
 from tests.daemon_harness import DaemonRun, wait_until
+
+
+def _outcome(run: DaemonRun, path: Path) -> str | None:
+    """The ledger's outcome for `path`, None until the daemon has made the ledger's tables
+    (reading never creates the file: the daemon does)."""
+    if not (run.state / "ledger.sqlite3").exists():
+        return None
+    try:
+        return run.outcomes().get(str(path))
+    except sqlite3.Error:
+        return None
 
 
 def _status(run: DaemonRun) -> str:
@@ -51,3 +66,87 @@ def test_the_output_folder_swapped_for_a_link_gets_nothing_and_comes_back(tmp_pa
         wait_until(lambda: (run.output / "two.jpg").exists(), timeout=30)
     assert list(elsewhere.iterdir()) == []
     assert not run.output.is_symlink()
+
+
+def test_a_folder_the_system_cannot_watch_live_is_scanned_and_its_photos_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon in this process, its observer refused by the OS (ENOSPC: the inotify watch
+    limit, injected at that edge): the folder is polled, the user told, the photo published."""
+    from safeshare import daemon as daemon_mod
+    from safeshare import folders as folders_mod
+    from safeshare.config import load
+    from tests.test_watch_integrity import LimitedObserver
+
+    run = DaemonRun(tmp_path)
+    run.pictures.mkdir(parents=True)
+    for key in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "SAFESHARE_CONFIG"):
+        monkeypatch.setenv(key, run.env[key])
+    monkeypatch.setattr(daemon_mod, "make_observer", lambda timeout: LimitedObserver(timeout=timeout))
+    monkeypatch.setattr(folders_mod, "POLL_SECONDS", 0.5)
+    said: list[tuple[str, str]] = []
+    daemon = daemon_mod.Daemon(
+        load(), state_dir=run.state, notice=lambda title, body: said.append((title, body))
+    )
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: daemon.folders.polled())
+        (run.pictures / "IMG_1.jpg").write_bytes(synth.jpeg())
+        wait_until(lambda: (run.output / "IMG_1.jpg").exists(), timeout=30)
+    finally:
+        daemon.stop()
+        thread.join(30)
+    assert [body for _, body in said if "not watched live" in body or "limit" in body], said
+    assert len(said) == 1  # said once, not at every scan
+
+
+def test_a_ledger_deleted_while_running_is_noticed_and_a_new_one_started(tmp_path: Path) -> None:
+    run = DaemonRun(tmp_path)
+    run.pictures.mkdir(parents=True)
+    with run:
+        (run.pictures / "one.jpg").write_bytes(synth.jpeg(size=(8, 8)))
+        wait_until(lambda: (run.output / "one.jpg").exists())
+        for name in ("ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+            (run.state / name).unlink(missing_ok=True)
+        wait_until(lambda: "was deleted or replaced while running" in run.log.read_text())
+        (run.pictures / "two.jpg").write_bytes(synth.jpeg(size=(16, 8)))
+        wait_until(lambda: _outcome(run, run.pictures / "two.jpg") == "published")
+        status = _status(run)
+    assert run.outcomes()[str(run.pictures / "one.jpg")] == "baseline"  # noted again, not re-copied
+    assert sorted(p.name for p in run.outputs()) == ["one.jpg", "two.jpg"]
+    assert "deleted or replaced" in status
+
+
+def test_a_busy_ledger_delays_a_folders_catch_up_and_never_stops_housekeeping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the ledger's write lock past the wait: the folder's first scan
+    waits (it is not lost, and the housekeeping thread does not die), then goes through."""
+    from safeshare import daemon as daemon_mod
+    from safeshare.config import load
+    from safeshare.ledger import Ledger
+
+    run = DaemonRun(tmp_path)
+    run.pictures.mkdir(parents=True)
+    (run.pictures / "there.jpg").write_bytes(synth.jpeg())
+    for key in ("HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "SAFESHARE_CONFIG"):
+        monkeypatch.setenv(key, run.env[key])
+    daemon = daemon_mod.Daemon(load(), state_dir=run.state)
+    run.state.mkdir(parents=True)
+    daemon.ledger = Ledger(run.state / "ledger.sqlite3", busy_wait=0.3)
+    folder = daemon.folders.folders[0]
+    other = sqlite3.connect(run.state / "ledger.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    daemon._appeared_at_start(folder)
+    assert daemon.behind == {folder.path: (folder, True)}  # waits, remembered
+    daemon._housekeep(0.0, 0.0, 0.0)  # still held: housekeeping survives, keeps it waiting
+    assert folder.path in daemon.behind
+    other.execute("ROLLBACK")
+    other.close()
+    daemon._housekeep(0.0, 0.0, 0.0)
+    assert daemon.behind == {}
+    assert daemon.ledger.is_baselined(folder.path)
+    record = daemon.ledger.get(run.pictures / "there.jpg")
+    assert record is not None and record.outcome.value == "baseline"
+    daemon.ledger.close()

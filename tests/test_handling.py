@@ -225,7 +225,7 @@ def test_a_subfolder_swapped_for_a_link_while_queued_publishes_nothing_from_its_
     trip.symlink_to(outside)  # swapped after the event, before the worker reads it
     run.handler.process(queued)
     assert not run.out.exists() or list(run.out.rglob("*.jpg")) == []
-    assert run.outcome(queued) is Disposition.REFUSED
+    assert run.outcome(queued) is Disposition.FAILED  # said, and not final: the real folder may return
     assert "link to another place" in run.reported[-1].reason
 
 
@@ -240,3 +240,65 @@ def test_a_duplicate_says_where_the_copy_already_is(run: Run) -> None:
     message = for_file(run.reported[-1])
     assert "already in safe as IMG_1.jpg" in message.body
     assert "1 was already in safe" in for_burst(run.reported, run.out).body
+
+
+def test_a_file_the_user_put_in_place_of_a_copy_is_never_replaced(run: Run) -> None:
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    copy.unlink()
+    run.clock.advance(10)
+    time_passes()
+    copy.write_bytes(b"the user's own file, saved under the copy's name")
+    _photo(run, size=(16, 32))  # the original is edited: its copy would be updated
+    run.handler.process(photo)
+    assert copy.read_bytes() == b"the user's own file, saved under the copy's name"
+    assert (run.out / "IMG_1 (2).jpg").is_file()
+    assert run.outcome(photo) is Disposition.PUBLISHED
+
+
+def test_an_edited_photo_still_updates_its_own_copy(run: Run) -> None:
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    first = (run.out / "IMG_1.jpg").read_bytes()
+    time_passes()
+    _photo(run, size=(16, 32))
+    run.handler.process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert (run.out / "IMG_1.jpg").read_bytes() != first
+
+
+def test_resaving_a_photo_that_has_a_duplicate_makes_no_second_copy(run: Run) -> None:
+    photo = _photo(run)
+    run.handler.process(photo)
+    twin = run.pictures / "sub" / "IMG_1.jpg"
+    twin.parent.mkdir()
+    twin.write_bytes(photo.read_bytes())
+    run.handler.process(twin)
+    assert run.outcome(twin) is Disposition.DUPLICATE
+    time_passes()
+    photo.write_bytes(photo.read_bytes())  # saved again, same bytes, new mtime
+    run.handler.process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+
+
+def test_a_stop_by_the_user_does_not_count_as_the_file_stopping_safeshare(run: Run) -> None:
+    photo = _photo(run)
+    run.pipeline.failures["IMG_1.jpg"] = MemoryError()  # stands for a file cut short
+    for _ in range(3):  # stopped mid-file at three starts in a row
+        run.handler.stopping.set()
+        run.handler.process(photo)
+        run.handler.current = photo
+        run.handler.note_stop()
+        run.handler.stopping.clear()
+        run.handler.current = None
+    del run.pipeline.failures["IMG_1.jpg"]
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.PUBLISHED
+
+
+def time_passes() -> None:
+    """File times (mtime, ctime) are real: let the coarsest file-system tick go by."""
+    import time
+
+    time.sleep(0.02)

@@ -15,7 +15,7 @@ from pathlib import Path
 from safeshare import __version__, logsetup
 from safeshare import config as config_mod
 from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
-from safeshare.errors import ConfigError
+from safeshare.errors import ConfigError, SafeshareError
 from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
@@ -121,6 +121,10 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
     except ConfigError as exc:
         print(f"safeshare: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SafeshareError as exc:  # e.g. the ledger cannot be opened: said in one line, logged
+        logging.getLogger("safeshare").error("cannot run: %s", exc)
+        print(f"safeshare: cannot run: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         notifier.close()
 

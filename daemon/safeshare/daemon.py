@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from safeshare import folders as folders_mod
 from safeshare import instance, isolation, paths
 from safeshare.batch import pipeline_settings
 from safeshare.config import Config
@@ -30,7 +31,7 @@ from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
 from safeshare.folders import Folder, Folders, files_in
 from safeshare.handling import FileHandler, OnResult
-from safeshare.ledger import Ledger, open_ledger
+from safeshare.ledger import Ledger, LedgerError, open_ledger
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
@@ -73,6 +74,7 @@ class Daemon:
         self.notice = notice or (lambda title, body: None)
         self.notices: list[str] = []  # what was said, for `safeshare status`
         self.rebaseline = threading.Event()  # the ledger was replaced while running
+        self.behind: dict[Path, tuple[Folder, bool]] = {}  # folders whose catch-up waits
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
         settings = replace(pipeline_settings(config.clean, None, None), workers_read_path=False, digest=True)
         self.pipeline = Pipeline(settings, self.vision)
@@ -88,6 +90,7 @@ class Daemon:
             self.observer,
             handler,
             notice=lambda text: self._say("A watched folder changed", text),
+            poll_seconds=folders_mod.POLL_SECONDS,
         )
         self.ledger: Ledger | None = None
         self.handler: FileHandler | None = None
@@ -140,6 +143,8 @@ class Daemon:
             self.observer.join(timeout=max(0.1, deadline - time.monotonic()))
             if self._worker_busy():  # still on its file: the decoders are ended, not awaited
                 log.info("stopping without finishing the current file; it is resumed at the next start")
+                if self.handler is not None:
+                    self.handler.note_stop()
                 isolation.pool().kill()
                 if self.vision is not None:
                     self.vision.pool.kill()
@@ -190,18 +195,28 @@ class Daemon:
 
     # -- folders -----------------------------------------------------------------------------
     def _appeared_at_start(self, folder: Folder) -> None:
-        assert self.ledger is not None
-        if not self.ledger.is_baselined(folder.path) and self.config.daemon.first_start == "baseline":
-            self._baseline(folder)
-        else:
-            self._scan(folder)
-        self.ledger.mark_baselined(folder.path)
+        self._catch_up(folder, at_start=True)
 
     def _appeared_later(self, folder: Folder) -> None:
         """A folder that (re)appears while running: whatever is in it arrived meanwhile."""
+        self._catch_up(folder, at_start=False)
+
+    def _catch_up(self, folder: Folder, *, at_start: bool) -> None:
+        """Baseline (first start) or scan a folder; a busy ledger only delays it: it is tried
+        again by housekeeping until it goes through."""
         assert self.ledger is not None
-        self._scan(folder)
-        self.ledger.mark_baselined(folder.path)
+        try:
+            first = at_start and not self.ledger.is_baselined(folder.path)
+            if first and self.config.daemon.first_start == "baseline":
+                self._baseline(folder)
+            else:
+                self._scan(folder)
+            self.ledger.mark_baselined(folder.path)
+            self.behind.pop(folder.path, None)
+        except LedgerError as exc:
+            log.warning("%s waits: %s; it is looked at again shortly", folder.config.path, exc)
+            before = self.behind.get(folder.path)
+            self.behind[folder.path] = (folder, at_start or (before is not None and before[1]))
 
     def _baseline(self, folder: Folder) -> None:
         """First start: existing pictures are recorded, not mass-processed."""
@@ -241,23 +256,40 @@ class Daemon:
         rescan = self.config.daemon.rescan_minutes * 60
         last_rescan = last_poll = time.monotonic()
         while not self.stop_event.wait(every):
-            if self.rebaseline.is_set():
-                self.rebaseline.clear()
-                for folder in self.folders.folders:
-                    if folder.active:
-                        self._baseline(folder)
-            if self.folders.check(self._appeared_later):
-                self._write_state()
-            now = time.monotonic()
-            if now - last_poll >= self.folders.poll_seconds:
-                last_poll = now
-                for folder in self.folders.polled():
+            try:
+                last_rescan, last_poll = self._housekeep(rescan, last_rescan, last_poll)
+            except Exception:  # housekeeping outlives any error: logged, tried at the next tick
+                log.exception("housekeeping failed; it goes on at the next check")
+
+    def _housekeep(self, rescan: float, last_rescan: float, last_poll: float) -> tuple[float, float]:
+        """One round; returns when the last rescan and the last poll were."""
+        assert self.ledger is not None
+        if self.ledger.gone_from_disk():
+            self.ledger.reopen()
+            path = self.ledger.path
+            self._ledger_replaced(
+                f"The ledger {path} was deleted or replaced while running; a new one was started."
+            )
+        for folder, at_start in list(self.behind.values()):
+            self._catch_up(folder, at_start=at_start)
+        if self.rebaseline.is_set():
+            self.rebaseline.clear()
+            for folder in self.folders.folders:
+                if folder.active:
+                    self._baseline(folder)
+        if self.folders.check(self._appeared_later):
+            self._write_state()
+        now = time.monotonic()
+        if now - last_poll >= self.folders.poll_seconds:
+            last_poll = now
+            for folder in self.folders.polled():
+                self._scan(folder)
+        if rescan and now - last_rescan >= rescan:
+            last_rescan = now
+            for folder in self.folders.folders:
+                if folder.active:
                     self._scan(folder)
-            if rescan and now - last_rescan >= rescan:
-                last_rescan = now
-                for folder in self.folders.folders:
-                    if folder.active:
-                        self._scan(folder)
+        return last_rescan, last_poll
 
     def _write_state(self) -> None:
         state = {

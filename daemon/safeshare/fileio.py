@@ -91,7 +91,7 @@ def reachable_mode(path: Path, mode: int) -> int:
     takes away, and never more readable than the original was through its folders (a
     0644 photo in a 0700 folder is private, so its copy is 0600)."""
     mode &= 0o666 & ~UMASK
-    for folder in path.absolute().parents:
+    for folder in Path(os.path.realpath(path)).parents:  # the folders of the file a link leads to
         try:
             folder_mode = folder.stat().st_mode
         except OSError:

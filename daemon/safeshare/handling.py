@@ -30,6 +30,7 @@ from safeshare.errors import (
     InputError,
     NotAnImage,
     OutputError,
+    OutsideWatchedFolder,
     SafeshareError,
     Truncated,
     UnsupportedFormat,
@@ -53,6 +54,8 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for files that look unfinished
 OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwritable: disk full, gone
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
+STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
+OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
 
 
@@ -85,6 +88,8 @@ def decide(attempt: Attempt) -> Disposition:
         return Disposition.SKIPPED  # videos, documents and the like land in picture folders too
     if issubclass(problem, OutputError):
         return Disposition.RETRY_OUTPUT
+    if issubclass(problem, OutsideWatchedFolder):
+        return Disposition.FAILED  # said, and tried again on the next event or start: not final
     if issubclass(problem, InputError):
         return Disposition.REFUSED
     return Disposition.FAILED
@@ -135,6 +140,8 @@ class FileHandler:
         self.look_later = look_later  # clean copies are looked at (vision) before being reported
         self.tries: dict[Path, int] = {}
         self.output_failures: dict[Path, int] = {}
+        self.current: Path | None = None  # the file being handled (for `note_stop`)
+        self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
@@ -157,9 +164,11 @@ class FileHandler:
                 return open_file_beneath(pinned, path)
 
             subfolder = Path(folder.config.label) if folder.config.label else Path()
+            self.current = path
             attempt = self._attempt(path, st, opener, subfolder)
             if not self.stopping.is_set():
                 self._act(decide(attempt), attempt)
+            self.current = None
         except LedgerError as exc:
             # The ledger is busy or was just replaced: the file waits, it is never lost.
             log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
@@ -174,6 +183,11 @@ class FileHandler:
             and before.outcome is Disposition.WORKING
             and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
         )
+        if before is not None and before.output is not None:
+            # A copy is published before its row says so, except after a crash between the
+            # intent ('working', written just before the rename) and the outcome.
+            slack = OWNED_SLACK if before.outcome is Disposition.WORKING else 0.0
+            self.owned_at[path] = before.at + slack
         if interrupted and before is not None and before.reason == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
             self.ledger.record(
@@ -188,10 +202,28 @@ class FileHandler:
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
             output=before.output if before is not None else None,  # it still owns its copy's name
-            reason=INTERRUPTED if interrupted else "",
+            reason=INTERRUPTED if interrupted and before is not None and before.reason != STOPPED else "",
             history=False,
         )
         return True
+
+    def note_stop(self) -> None:
+        """The daemon is stopping before the current file is done: when it is taken up again
+        at the next start, that does not count as the file having stopped safeshare."""
+        path = self.current
+        if path is None:
+            return
+        record = self.ledger.get(path)
+        if record is not None and record.outcome is Disposition.WORKING:
+            self.ledger.record(
+                path,
+                Disposition.WORKING,
+                size=record.size,
+                mtime_ns=record.mtime_ns,
+                output=record.output,
+                reason=STOPPED,
+                history=False,
+            )
 
     def _attempt(self, path: Path, st: os.stat_result, opener: Opener, subfolder: Path) -> Attempt:
         tries = self.tries.get(path, 0)
@@ -222,6 +254,12 @@ class FileHandler:
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
             path = ready.folder / candidate.name
             owner = self.ledger.owner_of(path)
+            if owner == source and not ready.staged.unchanged_since(candidate.name, self._owned(source)):
+                owner = None  # someone else's file took the name of our copy: never replaced
+                if ready.taken(candidate.name):
+                    n += 1
+                    candidate = numbered(wanted, n)
+                    continue
             if owner == source or (owner is None and not ready.taken(candidate.name)):
                 self.ledger.record(
                     source,
@@ -239,6 +277,9 @@ class FileHandler:
             candidate = numbered(wanted, n)
         ready.discard()
         return stopped(source, SafeshareError("safeshare was stopping"), ready.prepared.sha256)
+
+    def _owned(self, source: Path) -> float:
+        return self.owned_at.get(source, 0.0)
 
     def _act(self, disposition: Disposition, attempt: Attempt) -> None:
         path, result = attempt.path, attempt.result
@@ -275,14 +316,14 @@ class FileHandler:
 
     def _record(self, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
         result, seen = attempt.result, attempt.seen
-        published = disposition in (Disposition.PUBLISHED, Disposition.DUPLICATE)
         self.ledger.record(
             attempt.path,
             disposition,
             size=attempt.size,
             mtime_ns=attempt.mtime_ns,
             sha256=attempt.sha256,
-            output=(seen.output if seen is not None else result.output) if published else None,
+            # Only a file's own copy is recorded as its output: a duplicate owns no name.
+            output=result.output if disposition is Disposition.PUBLISHED else None,
             fmt=result.format,
             categories=seen.categories if seen is not None else result.findings.categories(),
             reason=result.reason,

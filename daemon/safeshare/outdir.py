@@ -56,6 +56,16 @@ class Staged:
             return True
         return True
 
+    def unchanged_since(self, name: str, when: float) -> bool:
+        """The file at `name` is missing, or has not been changed (ctime, which no one can set
+        back) since `when`: so it is still the copy we wrote then, ours to replace."""
+        try:
+            return os.lstat(name, dir_fd=self.folder_fd).st_ctime <= when
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+
     def same_as(self, name: str) -> bool:
         """The regular file `name` holds exactly the staged bytes (an earlier copy of ours)."""
         try:

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from safeshare.errors import CorruptImage, SafeshareError, TooLarge, Truncated
 
-Source = str | bytes  # a file path, or the file's bytes
+Source = str | bytes | bytearray  # a file path, or the file's bytes
 
 
 @dataclass(frozen=True)

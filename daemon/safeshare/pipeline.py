@@ -21,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeshare import isolation
 from safeshare.errors import InputError, SafeshareError, VerificationError
 from safeshare.fileio import Opener, Source, open_path, read_input
 from safeshare.findings import Findings
@@ -59,7 +60,14 @@ class Settings:
         """A short name for the choices that change a clean copy (the ledger keys copies by it)."""
         import hashlib
 
-        text = repr((self.clean.convert_to, self.clean.jpeg_quality, self.rename, sorted(redact)))
+        # Limits count too: a file refused under one limit is tried again under another.
+        limits = (
+            self.clean.max_pixels,
+            self.max_file_bytes,
+            isolation.pool().timeout,
+            isolation.pool().memory_mb,
+        )
+        text = repr((self.clean.convert_to, self.clean.jpeg_quality, self.rename, sorted(redact), limits))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -122,7 +130,7 @@ class Pipeline:
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
         by_path = self.settings.workers_read_path
         options = replace(self.settings.clean, path=source if by_path else None)
-        worker_source: Path | bytes = source if by_path else bytes(src.data)
+        worker_source: Path | bytearray = source if by_path else src.data  # read before it is freed
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
         readable = str(worker_source) if isinstance(worker_source, Path) else worker_source
         expected = pillow_view(readable, fmt.name, options.max_pixels) if fmt.lossless else None
@@ -241,7 +249,7 @@ class Ready:
 def _redacted(
     vision: VisionStep,
     source: Path,
-    worker_source: Path | bytes,
+    worker_source: Path | bytearray,
     input_format: str,
     cleaned: Cleaned,
     options: CleanOptions,

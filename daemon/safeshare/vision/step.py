@@ -42,7 +42,7 @@ class VisionStep:
     def redacts(self) -> bool:
         return bool(self.config.redact)
 
-    def analyze(self, source: Path | bytes, name: str = "") -> Visible | None:
+    def analyze(self, source: Path | bytes | bytearray, name: str = "") -> Visible | None:
         """What `source` (a path, or the file's bytes, named `name`) shows; None if unknown."""
         readable = str(source) if isinstance(source, Path) else source
         try:
@@ -68,7 +68,9 @@ class VisionStep:
         ]
         return [seen.box for seen in chosen]
 
-    def redact(self, source: Path | bytes, boxes: list[Box], as_png: bool, quality: int) -> Reencoded:
+    def redact(
+        self, source: Path | bytes | bytearray, boxes: list[Box], as_png: bool, quality: int
+    ) -> Reencoded:
         """The picture with `boxes` filled solid; raises SafeshareError when it cannot be done."""
         readable = str(source) if isinstance(source, Path) else source
         return self.pool.call(_redact_in_worker, readable, boxes, as_png, quality, self.max_pixels)
@@ -79,14 +81,14 @@ class VisionStep:
 
 # The worker runs these. They import the detectors themselves so that the process that asks
 # (the daemon) never loads numpy or onnxruntime: pickling `detect.analyze` would import it here.
-def _analyze_in_worker(source: str | bytes, max_pixels: int) -> Visible:
+def _analyze_in_worker(source: str | bytes | bytearray, max_pixels: int) -> Visible:
     from safeshare.vision import detect
 
     return detect.analyze(source, max_pixels)
 
 
 def _redact_in_worker(
-    source: str | bytes, boxes: list[Box], as_png: bool, quality: int, max_pixels: int
+    source: str | bytes | bytearray, boxes: list[Box], as_png: bool, quality: int, max_pixels: int
 ) -> Reencoded:
     from safeshare.vision import redact
 
