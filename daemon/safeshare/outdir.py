@@ -16,9 +16,11 @@ through a link, and created with the same private mode.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,9 +113,13 @@ class Staged:
         return self.folder / name
 
     def _link(self, name: str) -> bool:
-        """Atomic no-clobber publish: hard-link the temp file to `name` (EEXIST if taken).
-        False where the file system has no hard links (FAT, exFAT, some network shares):
-        the caller then renames after a check, a window of a few microseconds."""
+        """Atomic no-clobber publish (EEXIST if the name is taken): renameat2 with
+        RENAME_NOREPLACE on Linux, so the temp name is gone the moment the copy appears;
+        elsewhere a hard link (the temp name then goes a moment later). False where neither
+        exists (FAT, exFAT, some network shares): the caller renames after a check, a window
+        of microseconds."""
+        if _rename_noreplace(self.temp_name, name, self.folder_fd):
+            return True
         try:
             os.link(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
         except FileExistsError:
@@ -246,3 +252,24 @@ def _refuse_links_above(path: Path) -> None:
             continue
         except OSError as exc:
             raise OutputError(f"cannot reach the output folder {path}: {describe_os_error(exc)}") from exc
+
+
+def _rename_noreplace(src: str, dst: str, folder_fd: int) -> bool:
+    """renameat2(RENAME_NOREPLACE) within `folder_fd`: True when done, FileExistsError when
+    `dst` exists, False where the system or file system does not offer it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(folder_fd, os.fsencode(src), folder_fd, os.fsencode(dst), 1) == 0:  # RENAME_NOREPLACE
+        return True
+    error = ctypes.get_errno()
+    if error == errno.EEXIST:
+        raise FileExistsError(error, os.strerror(error), dst)
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False  # not offered here: the hard link, or the checked rename, does it
+    raise OSError(error, os.strerror(error), dst)
