@@ -134,18 +134,18 @@ def test_a_busy_ledger_delays_a_folders_catch_up_and_never_stops_housekeeping(
         monkeypatch.setenv(key, run.env[key])
     daemon = daemon_mod.Daemon(load(), state_dir=run.state)
     run.state.mkdir(parents=True)
-    daemon.ledger = Ledger(run.state / "ledger.sqlite3", busy_wait=0.3)
+    daemon.ledger = daemon.catchup.ledger = Ledger(run.state / "ledger.sqlite3", busy_wait=0.3)
     folder = daemon.folders.folders[0]
     other = sqlite3.connect(run.state / "ledger.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    daemon._appeared_at_start(folder)
-    assert daemon.behind == {folder.path: (folder, True)}  # waits, remembered
+    daemon.catchup.at_start(folder)
+    assert daemon.catchup.behind == {folder.path: (folder, True)}  # waits, remembered
     daemon._housekeep(0.0, 0.0, 0.0)  # still held: housekeeping survives, keeps it waiting
-    assert folder.path in daemon.behind
+    assert folder.path in daemon.catchup.behind
     other.execute("ROLLBACK")
     other.close()
     daemon._housekeep(0.0, 0.0, 0.0)
-    assert daemon.behind == {}
+    assert daemon.catchup.behind == {}
     assert daemon.ledger.is_baselined(folder.path)
     record = daemon.ledger.get(run.pictures / "there.jpg")
     assert record is not None and record.outcome.value == "baseline"

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from safeshare.config import WatchConfig
+from safeshare.decision import RETRY_DELAYS, Attempt, decide
 from safeshare.disposition import Disposition
 from safeshare.errors import OutputError, Truncated
 from safeshare.fileio import Opener, open_path
-from safeshare.handling import OUTPUT_RETRY_DELAYS, RETRY_DELAYS, Attempt, FileHandler, decide
+from safeshare.handling import OUTPUT_RETRY_DELAYS, FileHandler
 from safeshare.ledger import Ledger
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Prepared, Result, Settings, Status, stopped

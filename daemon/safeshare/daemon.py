@@ -25,13 +25,13 @@ from pathlib import Path
 from safeshare import folders as folders_mod
 from safeshare import instance, isolation, paths
 from safeshare.batch import pipeline_settings
+from safeshare.catchup import CatchUp
 from safeshare.config import Config
-from safeshare.disposition import Disposition
 from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
-from safeshare.folders import Folder, Folders, files_in
+from safeshare.folders import Folders
 from safeshare.handling import FileHandler, OnResult
-from safeshare.ledger import Ledger, LedgerError, open_ledger
+from safeshare.ledger import Ledger, open_ledger
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
@@ -73,8 +73,6 @@ class Daemon:
         self.on_result = on_result or (lambda result: None)
         self.notice = notice or (lambda title, body: None)
         self.notices: list[str] = []  # what was said, for `safeshare status`
-        self.rebaseline = threading.Event()  # the ledger was replaced while running
-        self.behind: dict[Path, tuple[Folder, bool]] = {}  # folders whose catch-up waits
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
         settings = replace(pipeline_settings(config.clean, None, None), workers_read_path=False, digest=True)
         self.pipeline = Pipeline(settings, self.vision)
@@ -83,7 +81,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
-        handler = EventFilter(self.settler.touch, self.settler.forget, self._new_folder, self.output)
+        self.catchup = CatchUp(self.settler, self.output, config.daemon.first_start)
+        handler = EventFilter(self.settler.touch, self.settler.forget, self.catchup.new_folder, self.output)
         self.observer = make_observer(timeout=5)
         self.folders = Folders(
             config.watch,
@@ -92,6 +91,7 @@ class Daemon:
             notice=lambda text: self._say("A watched folder changed", text),
             poll_seconds=folders_mod.POLL_SECONDS,
         )
+        self.catchup.folders = self.folders
         self.ledger: Ledger | None = None
         self.handler: FileHandler | None = None
         self.started = time.time()
@@ -103,6 +103,7 @@ class Daemon:
         lock.acquire()
         try:
             self.ledger, _ = open_ledger(self.state_dir / "ledger.sqlite3", on_notice=self._ledger_replaced)
+            self.catchup.ledger = self.ledger
             if self.vision is not None and not self.vision.redacts:
                 self.look_later = LookLater(self.vision, self._busy, self.on_result)
             self.handler = FileHandler(
@@ -119,7 +120,7 @@ class Daemon:
             self._remove_stale_temp_files()
             self._resume_unfinished()
             self.observer.start()
-            self.folders.check(self._appeared_at_start)
+            self.folders.check(self.catchup.at_start)
             self._write_state()
             threads = [
                 threading.Thread(target=t, name=n, daemon=True)
@@ -174,7 +175,7 @@ class Daemon:
                 " use `safeshare clean` for any you need."
             )
             if self.ledger is not None:  # while running (at start the first scan baselines)
-                self.rebaseline.set()  # by housekeeping, outside the ledger call that found it
+                self.catchup.rebaseline.set()  # by housekeeping, not inside the ledger call
         self._say("safeshare's ledger was damaged", text)
 
     def _say(self, title: str, body: str) -> None:
@@ -194,61 +195,6 @@ class Daemon:
             signal.signal(sig, lambda signum, frame: self.stop())
 
     # -- folders -----------------------------------------------------------------------------
-    def _appeared_at_start(self, folder: Folder) -> None:
-        self._catch_up(folder, at_start=True)
-
-    def _appeared_later(self, folder: Folder) -> None:
-        """A folder that (re)appears while running: whatever is in it arrived meanwhile."""
-        self._catch_up(folder, at_start=False)
-
-    def _catch_up(self, folder: Folder, *, at_start: bool) -> None:
-        """Baseline (first start) or scan a folder; a busy ledger only delays it: it is tried
-        again by housekeeping until it goes through."""
-        assert self.ledger is not None
-        try:
-            first = at_start and not self.ledger.is_baselined(folder.path)
-            if first and self.config.daemon.first_start == "baseline":
-                self._baseline(folder)
-            else:
-                self._scan(folder)
-            self.ledger.mark_baselined(folder.path)
-            self.behind.pop(folder.path, None)
-        except LedgerError as exc:
-            log.warning("%s waits: %s; it is looked at again shortly", folder.config.path, exc)
-            before = self.behind.get(folder.path)
-            self.behind[folder.path] = (folder, at_start or (before is not None and before[1]))
-
-    def _baseline(self, folder: Folder) -> None:
-        """First start: existing pictures are recorded, not mass-processed."""
-        assert self.ledger is not None
-        count = 0
-        for entry in files_in(folder.path, folder.config.recursive, self.output):
-            st = entry.stat(follow_symlinks=False)
-            self.ledger.record(
-                Path(entry.path),
-                Disposition.BASELINE,
-                size=st.st_size,
-                mtime_ns=st.st_mtime_ns,
-                history=False,
-            )
-            count += 1
-        log.info("first start: %d existing file(s) in %s recorded, not cleaned", count, folder.config.path)
-
-    def _scan(self, folder: Folder) -> None:
-        """Catch up: every file not yet in the ledger (or changed since) is looked at."""
-        assert self.ledger is not None
-        for entry in files_in(folder.path, folder.config.recursive, self.output):
-            st = entry.stat(follow_symlinks=False)
-            if not self.ledger.is_done(Path(entry.path), st.st_size, st.st_mtime_ns):
-                self.settler.touch(Path(entry.path))
-
-    def _new_folder(self, path: Path) -> None:
-        """A folder created or moved into a recursive watch: its files may have no events."""
-        folder = self.folders.owner(path / "x")
-        if folder is not None and folder.config.recursive:
-            for entry in files_in(path, True, self.output):
-                self.settler.touch(Path(entry.path))
-
     def _housekeeping(self) -> None:
         """Folder checks; scans of folders not watched live (watch limit reached) every
         `poll_seconds`; the periodic rescan of every folder for events the OS dropped."""
@@ -270,25 +216,19 @@ class Daemon:
             self._ledger_replaced(
                 f"The ledger {path} was deleted or replaced while running; a new one was started."
             )
-        for folder, at_start in list(self.behind.values()):
-            self._catch_up(folder, at_start=at_start)
-        if self.rebaseline.is_set():
-            self.rebaseline.clear()
-            for folder in self.folders.folders:
-                if folder.active:
-                    self._baseline(folder)
-        if self.folders.check(self._appeared_later):
+        self.catchup.waiting(self.folders.folders)
+        if self.folders.check(self.catchup.later):
             self._write_state()
         now = time.monotonic()
         if now - last_poll >= self.folders.poll_seconds:
             last_poll = now
             for folder in self.folders.polled():
-                self._scan(folder)
+                self.catchup.scan(folder)
         if rescan and now - last_rescan >= rescan:
             last_rescan = now
             for folder in self.folders.folders:
                 if folder.active:
-                    self._scan(folder)
+                    self.catchup.scan(folder)
         return last_rescan, last_poll
 
     def _write_state(self) -> None:

@@ -7,7 +7,7 @@
     stage       write and verify the copy in the pinned output folder
     claim       pick the output name (the ledger owns names) and record it
     publish     give the copy its name
-    decide      one Disposition (`decide`), acted on in one place (`_act`): recorded,
+    decide      one Disposition (`decision.decide`), acted on in one place (`_act`): recorded,
                 rescheduled, reported
 
 This is the only code that touches the ledger and the retry schedule for a file.
@@ -20,29 +20,18 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeshare.decision import RETRY_DELAYS, Attempt, decide, logged, repeated
 from safeshare.disposition import Disposition
-from safeshare.errors import (
-    EmptyFile,
-    InputError,
-    NotAnImage,
-    OutputError,
-    OutsideWatchedFolder,
-    SafeshareError,
-    Truncated,
-    UnsupportedFormat,
-    Vanished,
-)
+from safeshare.errors import InputError, SafeshareError
 from safeshare.fileio import Opener, reachable_mode
 from safeshare.folders import Folders
-from safeshare.formats import looks_like_image_name
-from safeshare.ledger import Ledger, LedgerError, Record
+from safeshare.ledger import Ledger, LedgerError
 from safeshare.naming import numbered
 from safeshare.outdir import OutputFolder
-from safeshare.pipeline import Pipeline, Prepared, Ready, Result, Status, stopped
+from safeshare.pipeline import Pipeline, Ready, Result, Status, stopped
 from safeshare.safepath import open_file_beneath
 from safeshare.settle import Settler
 
@@ -50,70 +39,12 @@ if TYPE_CHECKING:
     from safeshare.vision.later import LookLater
 
 log = logging.getLogger(__name__)
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for files that look unfinished (empty, truncated)
 OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwritable: disk full, gone
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
 OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
-
-
-@dataclass
-class Attempt:
-    """One look at a file: its identity when it was looked at, and what it came to."""
-
-    path: Path
-    size: int
-    mtime_ns: int
-    result: Result
-    seen: Record | None = None  # a ledger row with the same content and settings
-    tries: int = 0  # earlier attempts that found it unfinished
-    sha256: str | None = field(default=None)
-
-
-def decide(attempt: Attempt) -> Disposition:
-    """The one place that decides what happens to a file after an attempt."""
-    result, seen = attempt.result, attempt.seen
-    if seen is not None:
-        return Disposition.REFUSED if seen.outcome is Disposition.REFUSED else Disposition.DUPLICATE
-    if result.ok:
-        return Disposition.PUBLISHED
-    problem = result.problem or Exception
-    if issubclass(problem, Vanished):
-        return Disposition.SKIPPED
-    if issubclass(problem, Truncated | EmptyFile):
-        return Disposition.RETRY_INPUT if attempt.tries < len(RETRY_DELAYS) else Disposition.REFUSED
-    if issubclass(problem, NotAnImage | UnsupportedFormat) and not looks_like_image_name(result.source.name):
-        return Disposition.SKIPPED  # videos, documents and the like land in picture folders too
-    if issubclass(problem, OutputError):
-        return Disposition.RETRY_OUTPUT
-    if issubclass(problem, OutsideWatchedFolder):
-        return Disposition.FAILED  # said, and tried again on the next event or start: not final
-    if issubclass(problem, InputError):
-        return Disposition.REFUSED
-    return Disposition.FAILED
-
-
-def _log(disposition: Disposition, attempt: Attempt) -> None:
-    name, reason = attempt.path.name, attempt.result.reason
-    if disposition is Disposition.SKIPPED:
-        log.info("skipped %s: %s", name, reason)
-    elif disposition is Disposition.DUPLICATE:
-        log.info(
-            "%s: same content as %s, not cleaned again", name, attempt.seen.path.name if attempt.seen else ""
-        )
-    elif disposition is not Disposition.PUBLISHED:
-        log.warning("%s %s: %s", disposition.value, name, reason)
-
-
-def _repeat(path: Path, prepared: Prepared | Result, seen: Record) -> Result:
-    """The result for a file whose content was handled before under the same settings."""
-    if seen.outcome is Disposition.REFUSED:
-        return Result(path, Status.REFUSED, reason=seen.reason, problem=InputError, sha256=seen.sha256)
-    result = prepared.result(seen.output) if isinstance(prepared, Prepared) else Result(path, Status.CLEANED)
-    result.output = result.already = seen.output
-    return result
 
 
 class FileHandler:
@@ -233,7 +164,7 @@ class FileHandler:
         seen = self.ledger.content_seen(prepared.sha256, self.pipeline.key) if prepared.sha256 else None
         if seen is not None:
             return Attempt(
-                path, st.st_size, st.st_mtime_ns, _repeat(path, prepared, seen), seen, tries, seen.sha256
+                path, st.st_size, st.st_mtime_ns, repeated(path, prepared, seen), seen, tries, seen.sha256
             )
         if isinstance(prepared, Result):
             return Attempt(path, st.st_size, st.st_mtime_ns, prepared, tries=tries, sha256=prepared.sha256)
@@ -305,7 +236,7 @@ class FileHandler:
                 return
         else:
             self.output_failures.pop(path, None)
-            _log(disposition, attempt)
+            logged(disposition, attempt)
             self._record(disposition, attempt, history=disposition is not Disposition.DUPLICATE)
         if disposition is Disposition.SKIPPED:
             return  # videos, documents: noted, not nagged about
