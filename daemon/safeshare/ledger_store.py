@@ -12,7 +12,7 @@ The ledger never stops the daemon:
   started and the user is told in plain words (`notices`, `on_notice`, `open_ledger`), at
   start or when the damage shows up later in a query; the next start opens the new one.
 The ledger and its side files are 0600 in a 0700 folder (`paths.private_dir`).
-What the rows mean, and the queries on them, are in `safeshare.ledger`.
+What the rows mean, and the queries on them, are in `safeshare.ledger`; damage, in `safeshare.ledger_damage`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from typing import TypeVar
 
 from safeshare.disposition import LEGACY
 from safeshare.errors import LedgerError, describe_os_error
+from safeshare.ledger_damage import _code, _Damage, _is_damage, check_file, ledger_files, move_aside, tell
 from safeshare.paths import private_dir, private_open, tighten
 
 log = logging.getLogger("safeshare.ledger")  # the ledger's messages keep the name they always had
@@ -41,7 +41,6 @@ SCHEMA_VERSION = 2
 BUSY_WAIT = 30.0  # seconds a call waits for another process holding the ledger, then LedgerError
 BUSY_SLICE = 0.25  # sqlite's own busy timeout per attempt; other threads use the ledger in between
 BUSY_NOTED = 1.0  # a wait at least this long shows in `health()` (and so in `safeshare status`)
-SIDE_FILES = ("-wal", "-shm", "-journal")
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS files ("
@@ -60,33 +59,10 @@ COLUMNS = "path, size, mtime_ns, sha256, outcome, output, categories, reason, up
 OLD_COLUMNS = COLUMNS.replace("settings", "NULL")  # a ledger not migrated yet, read by `status`
 
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
-_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
-
-
-class _Damage(Exception):
-    """The file in the ledger's place is not a usable ledger."""
-
-
-def _code(exc: sqlite3.Error) -> int:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else -1
 
 
 def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and (_code(exc) in _BUSY_CODES or "database is locked" in str(exc))
-
-
-def _is_damage(exc: BaseException) -> bool:
-    if isinstance(exc, _Damage):
-        return True
-    text = str(exc)
-    return isinstance(exc, sqlite3.DatabaseError) and (
-        _code(exc) in _DAMAGE_CODES or "malformed" in text or "not a database" in text
-    )
-
-
-def _side(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
 
 
 def _rollback(db: sqlite3.Connection) -> bool:
@@ -202,22 +178,9 @@ class LedgerStore:
     def _connect(self) -> sqlite3.Connection:
         """Open, check and migrate: raises _Damage or sqlite3.Error (the caller sorts them)."""
         path = self.path
-        if os.path.lexists(path):
-            try:
-                st = path.stat()
-            except OSError as exc:
-                raise _Damage(f"it cannot be read: {describe_os_error(exc)}") from exc
-            if not stat.S_ISREG(st.st_mode):
-                raise _Damage("it is not a file")
-            if not os.access(path, os.R_OK if self.readonly else os.R_OK | os.W_OK):
-                # Its permissions, not its content: the user's file is left as it is, and said.
-                need = "read" if self.readonly else "read and written"
-                raise LedgerError(
-                    f"the ledger {path} cannot be {need} by safeshare (its permissions); "
-                    f"`chmod 600 {path}` gives it back"
-                )
-        for suffix in ("", *SIDE_FILES):
-            tighten(_side(path, suffix))  # sqlite gives -wal and -shm the mode of the ledger
+        check_file(path, self.readonly)
+        for file in ledger_files(path):
+            tighten(file)  # sqlite gives -wal and -shm the mode of the ledger
         timeout = max(0.0, min(BUSY_SLICE, self.busy_wait))
         if self.readonly:
             uri = path.absolute().as_uri() + "?mode=ro"
@@ -289,36 +252,15 @@ class LedgerStore:
     def _replace(self, exc: BaseException) -> None:
         """Move the damaged ledger and its side files aside, then close its connection (sqlite
         deletes the -wal of a connection it closes last); the next connection starts anew."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target, n = self.path.with_name(f"{self.path.name}.corrupt-{stamp}"), 1
-        while any(os.path.lexists(_side(target, s)) for s in ("", *SIDE_FILES)):
-            n += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         try:
-            for suffix in ("", *SIDE_FILES):
-                if os.path.lexists(_side(self.path, suffix)):
-                    _side(self.path, suffix).rename(_side(target, suffix))
-                    tighten(_side(target, suffix))
-        except OSError as error:
+            target, notice = move_aside(self.path, exc)
+        except LedgerError:
             self._disconnect()
-            raise LedgerError(
-                f"the ledger {self.path} is damaged ({exc}) and cannot be moved aside:"
-                f" {describe_os_error(error)}"
-            ) from error
+            raise
         self._disconnect()
         self._replaced = (time.time(), target)
         self._unsaved.add("replaced")
-        notice = (
-            f"The safeshare ledger was damaged and was moved aside to {target}; "
-            "files already cleaned may be cleaned again."
-        )
-        log.warning("%s (%s)", notice, exc)
-        self.notices.append(notice)
-        if self.on_notice is not None:
-            try:
-                self.on_notice(notice)
-            except Exception:  # telling the user must not stop the ledger
-                log.exception("cannot pass on the ledger notice")
+        tell(notice, exc, self.notices, self.on_notice)
 
     def _note_busy(self, waited: float, gave_up: bool) -> None:
         self._busy = (time.time(), waited, gave_up)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import os
 import stat
@@ -24,6 +25,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from safeshare.binary import Part
 from safeshare.errors import OutputError, describe_os_error
@@ -254,17 +256,24 @@ def _refuse_links_above(path: Path) -> None:
             raise OutputError(f"cannot reach the output folder {path}: {describe_os_error(exc)}") from exc
 
 
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2 (glibc 2.28+), looked up once; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+
+
 def _rename_noreplace(src: str, dst: str, folder_fd: int) -> bool:
     """renameat2(RENAME_NOREPLACE) within `folder_fd`: True when done, FileExistsError when
     `dst` exists, False where the system or file system does not offer it."""
-    if not sys.platform.startswith("linux"):
+    renameat2 = _renameat2()
+    if renameat2 is None:
         return False
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        return False
     if renameat2(folder_fd, os.fsencode(src), folder_fd, os.fsencode(dst), 1) == 0:  # RENAME_NOREPLACE
         return True
     error = ctypes.get_errno()
