@@ -52,7 +52,7 @@ def fuzz_one(data: bytes, tally: Tally | None = None) -> None:
             handle.write(output)
             handle.flush()
             expected = pillow_view(data, fmt.name, OPTIONS.max_pixels) if fmt.lossless else None
-            verify_output(Path(handle.name), cleaned, expected, OPTIONS.max_pixels)
+            verify_output(handle.fileno(), cleaned, expected, OPTIONS.max_pixels)
     except VerificationError as exc:
         tally.unverified += 1
         if len(tally.examples) < 20:

@@ -150,3 +150,39 @@ def test_a_busy_ledger_delays_a_folders_catch_up_and_never_stops_housekeeping(
     record = daemon.ledger.get(run.pictures / "there.jpg")
     assert record is not None and record.outcome.value == "baseline"
     daemon.ledger.close()
+
+
+def test_at_start_only_a_crashs_temp_files_are_removed(tmp_path: Path) -> None:
+    from safeshare.outdir import OutputFolder
+
+    run = DaemonRun(tmp_path)
+    run.pictures.mkdir(parents=True)
+    run.output.mkdir()
+    crashed = run.output / ".safeshare-0123456789ab.tmp"
+    crashed.write_bytes(b"left by a kill -9")
+    users = run.output / ".safeshare-notes.tmp"
+    users.write_bytes(b"a file of the user's that looks alike")
+    writing = OutputFolder(run.output).stage(Path(), [b"a clean run writing right now"], 0o600)
+    with run:
+        pass
+    assert not crashed.exists()
+    assert users.exists()
+    assert (run.output / writing.temp_name).exists()  # locked by its writer: not a leftover
+    assert writing.commit("from-clean.jpg", replace=False) == run.output / "from-clean.jpg"
+
+
+def test_a_watched_folder_inside_the_output_folder_is_refused_at_start(tmp_path: Path) -> None:
+    run = DaemonRun(tmp_path, watches=[{"path": str(tmp_path / "safe" / "incoming")}])
+    (tmp_path / "safe" / "incoming").mkdir(parents=True)
+    proc = run_cli("run", env=run.env)
+    assert proc.returncode == 2
+    assert "is the output folder or inside it" in proc.stderr
+
+
+def test_status_and_clean_lines_never_carry_raw_control_characters(tmp_path: Path) -> None:
+    from safeshare.pipeline import Result, Status
+    from safeshare.report import clean_line
+
+    hostile = "cannot write IMG\x1b]0;PWNED\x07\x1b[2J.jpg\nRemoved: nothing"
+    line = clean_line(Result(tmp_path / "IMG\x1b[31m.jpg", Status.FAILED, reason=hostile))
+    assert "\x1b" not in line and "\x07" not in line and "\n" not in line

@@ -143,3 +143,57 @@ def test_a_copy_is_never_wider_than_the_umask_allows(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert mode & umask == 0
+
+
+def test_the_staged_copy_is_verified_through_its_own_descriptor_never_by_name(tmp_path: Path) -> None:
+    """Someone who can write next to the copy swaps the temp file for a FIFO (which would
+    block a reader forever) or another file: verification refuses at once, reads nothing."""
+    out = tmp_path / "out"
+    folder = OutputFolder(out)
+    staged = folder.stage(Path(), [b"ours"], 0o600)
+    (out / staged.temp_name).unlink()
+    os.mkfifo(out / staged.temp_name)
+    with pytest.raises(OutputError, match="was replaced by another file"):
+        os.close(staged.reopen())
+    (out / staged.temp_name).unlink()
+    with pytest.raises(OutputError, match="is gone"):
+        staged.reopen()
+    staged.discard()
+    folder.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to chown to another user"
+)
+def test_an_output_folder_of_another_user_gets_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, 65534, 65534)  # nobody: e.g. a link planted to a folder an attacker owns
+    with pytest.raises(OutputError, match="belongs to another user"):
+        OutputFolder(out).stage(Path(), [b"x"], 0o600)
+    assert list(out.iterdir()) == []
+
+
+def test_clean_of_a_folder_reads_nothing_through_a_link_swapped_in_after_the_walk(tmp_path: Path) -> None:
+    from safeshare.batch import clean_all, collect
+    from safeshare.pipeline import Pipeline, Settings
+
+    shared = tmp_path / "shared-in"
+    _photo(shared / "p1.jpg", size=(8, 8))
+    secret = _photo(tmp_path / "private" / "secret.jpg", size=(40, 40))
+    jobs, _ = collect([shared], tmp_path / "out")
+    (shared / "p1.jpg").unlink()
+    (shared / "p1.jpg").symlink_to(secret)  # swapped between the walk and the read
+    results = list(clean_all(jobs, Pipeline(Settings()), tmp_path / "out", 1))
+    assert [r.status.value for r in results] == ["refused"]
+    assert "link" in results[0].reason
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*.jpg")) == []
+
+
+def test_clean_of_a_folder_with_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    _photo(folder / "a.jpg")
+    os.mkfifo(folder / "notes")
+    proc = run_cli("clean", str(folder), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "a.jpg").is_file()

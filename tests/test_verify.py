@@ -77,10 +77,11 @@ def test_verifier_rejects_wrong_orientation(tmp_path: Path) -> None:
     path = tmp_path / "o.jpg"
     path.write_bytes(b"".join(bytes(p) for p in cleaned.parts))
     expected = pillow_view(data, "JPEG", 10**9)
-    verify_output(path, cleaned, expected, 10**9)  # the honest output passes
-    cleaned.orientation = 1
-    with pytest.raises(VerificationError, match="orientation"):
-        verify_output(path, cleaned, expected, 10**9)
+    with path.open("rb") as handle:
+        verify_output(handle.fileno(), cleaned, expected, 10**9)  # the honest output passes
+        cleaned.orientation = 1
+        with pytest.raises(VerificationError, match="orientation"):
+            verify_output(handle.fileno(), cleaned, expected, 10**9)
 
 
 def test_verifier_rejects_a_different_picture(tmp_path: Path) -> None:
@@ -89,5 +90,5 @@ def test_verifier_rejects_a_different_picture(tmp_path: Path) -> None:
     path = tmp_path / "p.png"
     path.write_bytes(b"".join(bytes(p) for p in cleaned.parts))
     other = pillow_view(synth.png(size=(10, 10)), "PNG", 10**9)
-    with pytest.raises(VerificationError, match="expected"):
-        verify_output(path, cleaned, other, 10**9)
+    with path.open("rb") as handle, pytest.raises(VerificationError, match="expected"):
+        verify_output(handle.fileno(), cleaned, other, 10**9)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,12 +13,13 @@ from pathlib import Path
 
 from safeshare import isolation
 from safeshare.config import CleanConfig
-from safeshare.errors import NotAnImage, UnsupportedFormat
-from safeshare.fileio import reachable_mode
+from safeshare.errors import NotAnImage, SafeshareError, UnsupportedFormat
+from safeshare.fileio import Opener, open_path, reachable_mode
 from safeshare.formats import HEAD_SIZE, CleanOptions, detect, looks_like_image_name
 from safeshare.naming import numbered
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Ready, Result, Settings
+from safeshare.safepath import PinnedDir, open_file_beneath
 from safeshare.vision.step import VisionStep
 
 PRESTART_SUFFIXES = {".heic", ".heif", ".hif", ".avif"}
@@ -27,6 +29,17 @@ PRESTART_SUFFIXES = {".heic", ".heif", ".hif", ".avif"}
 class Job:
     source: Path
     subfolder: Path  # where under the output folder the clean copy goes
+    # For a file found inside a folder: that folder, pinned when it was walked. The file is
+    # then opened name by name beneath it, never through a link swapped in after the walk.
+    # A file named on the command line is opened as named (a link the user gave is theirs).
+    walked: tuple[PinnedDir, Path] | None = None
+
+    def opener(self) -> Opener:
+        if self.walked is None:
+            return open_path
+        pinned, root = self.walked
+        inside = pinned.path / self.source.relative_to(root)
+        return lambda path: open_file_beneath(pinned, inside)
 
 
 def collect(paths: list[Path], out_dir: Path | None) -> tuple[list[Job], int]:
@@ -45,6 +58,10 @@ def collect(paths: list[Path], out_dir: Path | None) -> tuple[list[Job], int]:
 
 def _walk(root: Path, out_dir: Path | None) -> tuple[list[Job], int]:
     jobs, skipped = [], 0
+    try:
+        pinned = PinnedDir.open(Path(os.path.realpath(root)))
+    except (OSError, SafeshareError):
+        return [], 0
     avoid = out_dir.resolve() if out_dir is not None and out_dir.exists() else None
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
@@ -55,7 +72,7 @@ def _walk(root: Path, out_dir: Path | None) -> tuple[list[Job], int]:
             if name.startswith(".") or path.is_symlink():
                 continue
             if _wanted(path):
-                jobs.append(Job(path, here.relative_to(root)))
+                jobs.append(Job(path, here.relative_to(root), (pinned, root)))
             else:
                 skipped += 1
     return jobs, skipped
@@ -65,10 +82,17 @@ def _wanted(path: Path) -> bool:
     if looks_like_image_name(path.name):
         return True
     try:
-        with path.open("rb") as handle:
-            detect(handle.read(HEAD_SIZE))
+        fd = open_path(path, follow_symlinks=False)  # never blocks (a FIFO), never a link
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        detect(os.read(fd, HEAD_SIZE))
     except (OSError, NotAnImage, UnsupportedFormat):
         return False
+    finally:
+        os.close(fd)
     return True
 
 
@@ -114,11 +138,12 @@ def clean_one(
     output: OutputFolder | Path,
     subfolder: Path = Path(),
     names: RunNames | None = None,
+    opener: Opener = open_path,
 ) -> Result:
     """One file the whole way, as `clean` does it (the daemon's handler does the same steps
     with its ledger)."""
     out = output if isinstance(output, OutputFolder) else OutputFolder(output)
-    prepared = pipeline.prepare(source)
+    prepared = pipeline.prepare(source, opener)
     if isinstance(prepared, Result):
         return prepared
     ready = prepared.stage(out, subfolder, reachable_mode(source, prepared.src.mode))
@@ -144,7 +169,7 @@ def clean_all(
         isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
 
     def one(job: Job) -> Result:
-        return clean_one(pipeline, job.source, output, job.subfolder, names)
+        return clean_one(pipeline, job.source, output, job.subfolder, names, job.opener())
 
     if vision is None and workers == 1:
         yield from map(one, jobs)

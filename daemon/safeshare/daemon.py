@@ -12,10 +12,13 @@ both picked up at the next start. Things the user must know that are not about o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import re
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +35,7 @@ from safeshare.fileio import is_temp_name
 from safeshare.folders import Folders
 from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger, open_ledger
-from safeshare.outdir import OutputFolder
+from safeshare.outdir import OutputFolder, in_use
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
 from safeshare.vision.later import LookLater
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 
 
 BUSY_HORIZON = 5.0  # seconds: a file due sooner keeps looking at pictures waiting
+STALE_NAME = re.compile(r"\.safeshare-[0-9a-f]{12}\.tmp")
 STOP_GRACE = 1.5  # seconds the worker gets to finish its file once asked to stop
 Notice = Callable[[str, str], None]  # (title, body): said to the user once
 
@@ -66,9 +70,11 @@ class Daemon:
         self.state_dir = state_dir or paths.state_dir()
         self.output = Path(os.path.realpath(config.output))
         for watch in config.watch:
-            if Path(os.path.realpath(watch.path)) == self.output:
+            watched = Path(os.path.realpath(watch.path))
+            if watched == self.output or watched.is_relative_to(self.output):
                 raise ConfigError(
-                    f"{config.source or 'defaults'}: the output folder {watch.path} cannot be watched"
+                    f"{config.source or 'defaults'}: {watch.path} is the output folder or inside it; "
+                    "it cannot be watched (its pictures would never be cleaned)"
                 )
         self.on_result = on_result or (lambda result: None)
         self.notice = notice or (lambda title, body: None)
@@ -247,13 +253,20 @@ class Daemon:
             log.warning("cannot write %s: %s", self.state_dir, exc.strerror)
 
     def _remove_stale_temp_files(self) -> None:
-        """Temp files left by a crash (the lock guarantees no other writer)."""
-        if not self.output.is_dir():
+        """Temp files a crash left behind: exactly our names (`.safeshare-<12 hex>.tmp`),
+        ours, and not locked: a `safeshare clean` writing into the same folder right now
+        holds a lock on each of its temp files (`outdir.in_use`)."""
+        if not self.output.is_dir() or self.output.is_symlink():
             return
         for folder, _dirs, files in os.walk(self.output):
             for name in files:
-                if is_temp_name(name):
-                    Path(folder, name).unlink(missing_ok=True)
+                if not is_temp_name(name) or not STALE_NAME.fullmatch(name):
+                    continue
+                path = Path(folder, name)
+                with contextlib.suppress(OSError):
+                    st = path.lstat()
+                    if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not in_use(path):
+                        path.unlink()
 
     def _resume_unfinished(self) -> None:
         """Files cut short by a stop or a crash, and retries that were still due."""

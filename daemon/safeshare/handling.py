@@ -73,6 +73,7 @@ class FileHandler:
         self.output_failures: dict[Path, int] = {}
         self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
+        self.delayed: set[Path] = set()  # files a busy ledger held up (not crashes)
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
@@ -97,12 +98,17 @@ class FileHandler:
             subfolder = Path(folder.config.label) if folder.config.label else Path()
             self.current = path
             attempt = self._attempt(path, st, opener, subfolder)
-            if not self.stopping.is_set():
+            if self.stopping.is_set():
+                self.note_stop()  # cut short by the stop (or done just as it came): taken up again
+            else:
                 self._act(decide(attempt), attempt)
             self.current = None
         except LedgerError as exc:
-            # The ledger is busy or was just replaced: the file waits, it is never lost.
+            # The ledger is busy or was just replaced: the file waits, it is never lost, and
+            # its 'working' row does not count as the file having stopped safeshare.
             log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
+            self.current = None
+            self.delayed.add(path)
             self.settler.retry(path, LEDGER_RETRY)
 
     def _begin(self, path: Path, st: os.stat_result) -> bool:
@@ -110,7 +116,8 @@ class FileHandler:
         safeshare stopped; one that stopped it twice is refused until it changes."""
         before = self.ledger.get(path)
         interrupted = (
-            before is not None
+            path not in self.delayed
+            and before is not None
             and before.outcome is Disposition.WORKING
             and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
         )
@@ -119,6 +126,7 @@ class FileHandler:
             # intent ('working', written just before the rename) and the outcome.
             slack = OWNED_SLACK if before.outcome is Disposition.WORKING else 0.0
             self.owned_at[path] = before.at + slack
+        self.delayed.discard(path)
         if interrupted and before is not None and before.reason == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
             self.ledger.record(
@@ -179,8 +187,14 @@ class FileHandler:
     def _publish(self, ready: Ready, size: int, mtime_ns: int) -> Result:
         """Claim a name (a changed file replaces its own copy; another file's name gets
         'name (2).jpg'; a file nobody recorded is never replaced) and publish under it."""
+        try:
+            return self._claim_and_commit(ready, Path(ready.prepared.name), size, mtime_ns)
+        except BaseException:
+            ready.discard()  # no temp file (nor its folder's descriptor) is left behind
+            raise
+
+    def _claim_and_commit(self, ready: Ready, wanted: Path, size: int, mtime_ns: int) -> Result:
         source = ready.prepared.source
-        wanted = Path(ready.prepared.name)
         candidate, n = wanted, 1
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
             path = ready.folder / candidate.name

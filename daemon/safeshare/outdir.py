@@ -44,6 +44,24 @@ class Staged:
     folder_fd: int  # our own descriptor of the folder it is in
     folder: Path
     temp_name: str
+    identity: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of the file we wrote
+    lock_fd: int = -1  # holds a lock on it while it is ours to publish (see `in_use`)
+
+    def reopen(self) -> int:
+        """The staged file, opened again for reading through the pinned folder: never through
+        a link, never blocking, and only if it is still the very file we wrote."""
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.temp_name, flags, dir_fd=self.folder_fd)
+        except OSError as exc:
+            raise OutputError(
+                f"the copy being written in {self.folder} is gone ({describe_os_error(exc)})"
+            ) from exc
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != self.identity:
+            os.close(fd)
+            raise OutputError(f"the copy being written in {self.folder} was replaced by another file")
+        return fd
 
     @property
     def path(self) -> Path:
@@ -136,6 +154,9 @@ class Staged:
         self._close()
 
     def _close(self) -> None:
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)
+            self.lock_fd = -1
         if self.folder_fd >= 0:
             os.close(self.folder_fd)
             self.folder_fd = -1
@@ -167,7 +188,8 @@ class OutputFolder:
         except OSError as exc:
             os.close(folder_fd)
             raise OutputError(f"cannot write to {self.path / subfolder}: {describe_os_error(exc)}") from exc
-        staged = Staged(folder_fd, self.path / subfolder, name)
+        written = os.fstat(fd)
+        staged = Staged(folder_fd, self.path / subfolder, name, (written.st_dev, written.st_ino), _locked(fd))
         try:
             with os.fdopen(fd, "wb") as handle:
                 for part in parts:
@@ -218,6 +240,11 @@ class OutputFolder:
         if st is not None and not stat.S_ISDIR(st.st_mode):
             kind = "a link to another place" if stat.S_ISLNK(st.st_mode) else "not a folder"
             raise OutputError(f"the output folder {self.path} is now {kind}; nothing was written there")
+        if st is not None and hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise OutputError(
+                f"the output folder {self.path} belongs to another user; nothing is written there "
+                "(someone else could read or change the copies)"
+            )
         if st is not None and self._fd >= 0 and (st.st_dev, st.st_ino) == self._identity:
             return self._fd
         _refuse_links_above(self.path)
@@ -282,3 +309,35 @@ def _rename_noreplace(src: str, dst: str, folder_fd: int) -> bool:
     if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
         return False  # not offered here: the hard link, or the checked rename, does it
     raise OSError(error, os.strerror(error), dst)
+
+
+def _locked(fd: int) -> int:
+    """A second descriptor of the temp file holding an exclusive lock on it until it is
+    published or discarded, so a daemon starting meanwhile does not take it for a crash's
+    leftover (`in_use`). -1 where there are no such locks."""
+    try:
+        import fcntl
+    except ImportError:
+        return -1
+    lock = os.dup(fd)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return lock
+
+
+def in_use(path: Path) -> bool:
+    """Someone (a `clean` run, another thread) is still writing or publishing this temp file."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return True  # cannot look: leave it alone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False

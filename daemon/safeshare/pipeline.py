@@ -16,6 +16,7 @@ touches the ledger or a name.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -128,7 +129,7 @@ class Pipeline:
 
     def _prepare(self, source: Path, src: Source, sha256: str | None, opener: Opener) -> Prepared:
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
-        by_path = self.settings.workers_read_path
+        by_path = self.settings.workers_read_path and opener is open_path  # named by the user
         options = replace(self.settings.clean, path=source if by_path else None)
         worker_source: Path | bytearray = source if by_path else src.data  # read before it is freed
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
@@ -189,7 +190,11 @@ class Prepared:
             staged = output.stage(subfolder, self.cleaned.parts, self.src.mode if mode is None else mode)
             self.cleaned.parts.clear()  # the views into the input go first, then the input itself
             self.src.release()
-            verify_output(staged.path, self.cleaned, self.expected, self.max_pixels)
+            fd = staged.reopen()
+            try:
+                verify_output(fd, self.cleaned, self.expected, self.max_pixels)
+            finally:
+                os.close(fd)
             return Ready(self, staged)
         except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
             if staged is not None:

@@ -20,7 +20,7 @@ def shown(path: Path) -> str:
 
 def clean_line(result: Result) -> str:
     if result.status is not Status.CLEANED:
-        return f"{result.status.value}: {shown(result.source)}: {result.reason}"
+        return f"{result.status.value}: {shown(result.source)}: {shorten(result.reason, 400)}"
     how = "re-encoded" if result.reencoded else "lossless"
     fmt = (
         result.format
@@ -28,7 +28,7 @@ def clean_line(result: Result) -> str:
         else f"{result.format} -> {result.output_format}"
     )
     removed = result.findings.short_summary() or "no metadata found"
-    notes = "".join(f"; {note}" for note in result.notes)
+    notes = "".join(f"; {shorten(note, 400)}" for note in result.notes)
     if result.visible:
         notes += f"; also visible: {result.visible.describe()}"
     assert result.output is not None

@@ -26,9 +26,12 @@ def status_lines(config: Config, state_dir: Path | None = None) -> list[str]:
         if pid
         else "daemon: not running"
     ]
-    lines.append(
-        f"config: {config.source or 'built-in defaults (no config file at ' + str(config_path()) + ')'}"
+    source = (
+        shown(config.source)
+        if config.source
+        else f"built-in defaults (no config file at {shown(config_path())})"
     )
+    lines.append(f"config: {source}")
     lines.append(f"output: {shown(config.output)}")
     lines.append("watching:")
     watches = state.get("watches") or [
@@ -36,7 +39,9 @@ def status_lines(config: Config, state_dir: Path | None = None) -> list[str]:
     ]
     for watch in watches:
         note = str(watch.get("note") or "missing: watched as soon as it appears")
-        lines.append(f"  {watch['path']}" + ("" if watch["state"] == "watching" else f"  ({note})"))
+        lines.append(
+            f"  {shown(Path(str(watch['path'])))}" + ("" if watch["state"] == "watching" else f"  ({note})")
+        )
     notices = state.get("notices") or []
     if isinstance(notices, list) and notices:
         lines.append("said to you while running:")
@@ -76,7 +81,7 @@ def _section(title: str, records: list[Record]) -> list[str]:
     for r in records:
         detail = f" -> {shown(r.output)}" if r.output else ""
         detail += f" ({', '.join(r.categories)})" if r.categories else ""
-        detail += f": {r.reason}" if r.reason else ""
+        detail += f": {shorten(r.reason, 300)}" if r.reason else ""
         out.append(f"  {_when(r.at)}  {r.outcome.value:<9} {shown(r.path)}{detail}")
     return out
 

@@ -29,12 +29,18 @@ def pillow_view(source: Source, format_name: str, max_pixels: int) -> PillowView
     return isolation.pool().call(view, source, max_pixels)
 
 
-def verify_output(path: Path, cleaned: Cleaned, expected: PillowView | None, max_pixels: int) -> None:
-    """Raise VerificationError unless the file at `path` is exactly the clean output."""
+def verify_output(fd: int, cleaned: Cleaned, expected: PillowView | None, max_pixels: int) -> None:
+    """Raise VerificationError unless the open file `fd` is exactly the clean output. The
+    file is read through this descriptor only (never by a path someone could swap)."""
     # Mapped, not read: the output may be as large as the input, which is already in memory.
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
         _structural(data, cleaned)
-    _pillow(path, cleaned, expected, max_pixels)
+        in_here = by_name(cleaned.format).in_process and not cleaned.reencoded
+        # Pillow here reads the same open file again through /proc (no copy); the decoder
+        # worker, another process, gets the bytes.
+        proc = Path(f"/proc/self/fd/{fd}")
+        readable: Source = str(proc) if in_here and proc.exists() else bytes(data)
+    _pillow(readable, cleaned, expected, max_pixels)
 
 
 def _structural(data: Buffer, cleaned: Cleaned) -> None:
@@ -61,11 +67,11 @@ def _structural_problem(data: Buffer, cleaned: Cleaned) -> str | None:
     return None
 
 
-def _pillow(path: Path, cleaned: Cleaned, expected: PillowView | None, max_pixels: int) -> None:
+def _pillow(readable: Source, cleaned: Cleaned, expected: PillowView | None, max_pixels: int) -> None:
     try:
-        seen = pillow_view(str(path), cleaned.format, max_pixels)
+        seen = pillow_view(readable, cleaned.format, max_pixels)
         if cleaned.reencoded:
-            isolation.pool().call(full_decode, str(path), "output does not decode", max_pixels)
+            isolation.pool().call(full_decode, readable, "output does not decode", max_pixels)
     except InputError as exc:
         raise VerificationError(f"output does not re-read: {exc}") from exc
     fmt = by_name(cleaned.format)
