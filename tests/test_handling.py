@@ -15,7 +15,7 @@ from safeshare.decision import RETRY_DELAYS, Attempt, decide
 from safeshare.disposition import Disposition
 from safeshare.errors import OutputError, Truncated
 from safeshare.fileio import Opener, open_path
-from safeshare.handling import OUTPUT_RETRY_DELAYS, FileHandler
+from safeshare.handling import INTERRUPTED, OUTPUT_RETRY_DELAYS, FileHandler
 from safeshare.ledger import Ledger
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Prepared, Result, Settings, Status, stopped
@@ -182,15 +182,13 @@ def test_a_file_that_stopped_safeshare_twice_is_refused_not_retried_forever(run:
     st = photo.stat()
     # As a crash leaves it: the intent recorded before reading, no outcome.
     run.ledger.record(photo, Disposition.WORKING, size=st.st_size, mtime_ns=st.st_mtime_ns, history=False)
-    run.pipeline.failures["IMG_1.jpg"] = MemoryError()  # stands for the crash: not recorded below
-    run.handler.stopping.set()
-    run.handler.process(photo)  # resumed once (and "crashes" again: the stop cuts it short)
-    assert run.outcome(photo) is Disposition.WORKING
-    run.handler.stopping.clear()
-    run.handler.process(photo)
+    assert run.handler._begin(photo, st)  # the next start takes it up once...
+    record = run.ledger.get(photo)
+    assert record is not None and record.reason == INTERRUPTED  # ...and crashes in it again
+    run.handler.process(photo)  # the start after that
     assert run.outcome(photo) is Disposition.REFUSED
     assert "stopped twice" in run.reported[-1].reason
-    assert run.pipeline.calls == 1
+    assert run.pipeline.calls == 0  # not read again
 
 
 def test_a_non_picture_is_skipped_quietly_and_a_picture_name_is_reported(run: Run) -> None:
@@ -296,6 +294,24 @@ def test_a_stop_by_the_user_does_not_count_as_the_file_stopping_safeshare(run: R
     del run.pipeline.failures["IMG_1.jpg"]
     run.handler.process(photo)
     assert run.outcome(photo) is Disposition.PUBLISHED
+
+
+def test_a_user_file_at_the_copys_name_survives_an_attempt_cut_short_before_it(run: Run) -> None:
+    """The row was rewritten 'working' by an attempt that never published (a busy ledger, a
+    stop): it tells nothing about the copy, so the user's file is still not replaced, by
+    this handler nor by a fresh one (a restart)."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    time_passes()
+    copy.unlink()
+    copy.write_bytes(b"the user's own file")
+    _photo(run, size=(16, 32))
+    st = photo.stat()
+    assert run.handler._begin(photo, st)  # the first attempt got this far, then waited
+    run.handler.process(photo)
+    assert copy.read_bytes() == b"the user's own file"
+    assert (run.out / "IMG_1 (2).jpg").is_file()
 
 
 def time_passes() -> None:

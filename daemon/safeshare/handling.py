@@ -43,6 +43,7 @@ OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwri
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
+PUBLISHING = "publishing"  # the intent row written just before a copy is renamed into place
 OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
 
@@ -122,10 +123,13 @@ class FileHandler:
             and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
         )
         if before is not None and before.output is not None:
-            # A copy is published before its row says so, except after a crash between the
-            # intent ('working', written just before the rename) and the outcome.
-            slack = OWNED_SLACK if before.outcome is Disposition.WORKING else 0.0
-            self.owned_at[path] = before.at + slack
+            # When our copy was last known to be ours: its publish (the row is written just
+            # after), or the intent just before the rename when a crash came in between. A
+            # row rewritten by an attempt that did not get that far tells nothing.
+            if before.outcome is Disposition.PUBLISHED:
+                self.owned_at.setdefault(path, before.at)
+            elif before.outcome is Disposition.WORKING and before.reason == PUBLISHING:
+                self.owned_at.setdefault(path, before.at + OWNED_SLACK)
         self.delayed.discard(path)
         if interrupted and before is not None and before.reason == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
@@ -199,12 +203,6 @@ class FileHandler:
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
             path = ready.folder / candidate.name
             owner = self.ledger.owner_of(path)
-            if owner == source and not ready.staged.unchanged_since(candidate.name, self._owned(source)):
-                owner = None  # someone else's file took the name of our copy: never replaced
-                if ready.taken(candidate.name):
-                    n += 1
-                    candidate = numbered(wanted, n)
-                    continue
             if owner == source or (owner is None and not ready.taken(candidate.name)):
                 self.ledger.record(
                     source,
@@ -213,9 +211,14 @@ class FileHandler:
                     mtime_ns=mtime_ns,
                     sha256=ready.prepared.sha256,
                     output=path,
+                    reason=PUBLISHING,
                     history=False,
                 )
-                result = ready.commit(candidate.name, replace=owner == source)
+                # Our own copy is replaced only if nobody changed it since we wrote it.
+                mine = owner == source
+                result = ready.commit(
+                    candidate.name, replace=mine, owned_since=self._owned(source) if mine else None
+                )
                 if result is not None:
                     return result
             n += 1
@@ -236,6 +239,8 @@ class FileHandler:
             self.settler.retry(path, delay)
             return
         self.tries.pop(path, None)
+        if disposition is not Disposition.RETRY_OUTPUT:
+            self.owned_at.pop(path, None)  # decided: the next change starts from the ledger's row
         if disposition is Disposition.RETRY_OUTPUT:
             # Disk full, read-only or missing folder: try again later, less and less often,
             # and tell the user once, not at every attempt. (Logged before it is recorded:

@@ -78,16 +78,6 @@ class Staged:
             return True
         return True
 
-    def unchanged_since(self, name: str, when: float) -> bool:
-        """The file at `name` is missing, or has not been changed (ctime, which no one can set
-        back) since `when`: so it is still the copy we wrote then, ours to replace."""
-        try:
-            return os.lstat(name, dir_fd=self.folder_fd).st_ctime <= when
-        except FileNotFoundError:
-            return True
-        except OSError:
-            return False
-
     def same_as(self, name: str) -> bool:
         """The regular file `name` holds exactly the staged bytes (an earlier copy of ours)."""
         try:
@@ -113,10 +103,13 @@ class Staged:
             os.close(theirs)
             os.close(ours)
 
-    def commit(self, name: str, *, replace: bool) -> Path | None:
+    def commit(self, name: str, *, replace: bool, owned_since: float | None = None) -> Path | None:
         """Give the staged file its name and make that durable. With `replace`, a file of
-        that name is replaced (the caller's own earlier copy); without, a name that exists
-        is never touched and None says it was taken meanwhile."""
+        that name is replaced (the caller's own earlier copy: with `owned_since`, only if it
+        has not changed since then, checked atomically where the system allows); without,
+        a name that exists is never touched. None: the name is not ours to take."""
+        if replace and owned_since is not None:
+            return self._replace_own(name, owned_since)
         try:
             if replace or not self._link(name):
                 if not replace and self.taken(name):
@@ -132,13 +125,39 @@ class Staged:
         self.discard()  # after a link: the temp name goes; after a rename: nothing left to remove
         return self.folder / name
 
+    def _replace_own(self, name: str, owned_since: float) -> Path | None:
+        """Swap the staged file with our earlier copy (renameat2 RENAME_EXCHANGE), then make
+        sure what came out is the file that was checked: anything else (the user's file put
+        there since, or a file swapped in between) is put back and None returned."""
+        try:
+            st = os.lstat(name, dir_fd=self.folder_fd)
+        except FileNotFoundError:
+            return self.commit(name, replace=False)
+        if not stat.S_ISREG(st.st_mode) or st.st_ctime > owned_since:
+            return None  # changed since we wrote it: not ours any more
+        try:
+            exchanged = _renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)
+            if not exchanged:
+                return self.commit(name, replace=True)  # no exchange here: replaced after the check
+            out = os.lstat(self.temp_name, dir_fd=self.folder_fd)
+            if (out.st_dev, out.st_ino) != (st.st_dev, st.st_ino):
+                _renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)  # put theirs back
+                return None
+            with contextlib.suppress(OSError):
+                os.fsync(self.folder_fd)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write {name}: {describe_os_error(exc)}") from exc
+        self.discard()  # removes our earlier copy, now under the temp name
+        return self.folder / name
+
     def _link(self, name: str) -> bool:
         """Atomic no-clobber publish (EEXIST if the name is taken): renameat2 with
         RENAME_NOREPLACE on Linux, so the temp name is gone the moment the copy appears;
         elsewhere a hard link (the temp name then goes a moment later). False where neither
         exists (FAT, exFAT, some network shares): the caller renames after a check, a window
         of microseconds."""
-        if _rename_noreplace(self.temp_name, name, self.folder_fd):
+        if _renameat2_in(self.temp_name, name, self.folder_fd, NOREPLACE):
             return True
         try:
             os.link(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
@@ -293,21 +312,24 @@ def _renameat2() -> Any:
     return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
 
 
-def _rename_noreplace(src: str, dst: str, folder_fd: int) -> bool:
-    """renameat2(RENAME_NOREPLACE) within `folder_fd`: True when done, FileExistsError when
-    `dst` exists, False where the system or file system does not offer it."""
+NOREPLACE, EXCHANGE = 1, 2  # renameat2 flags
+
+
+def _renameat2_in(src: str, dst: str, folder_fd: int, flags: int) -> bool:
+    """renameat2 within `folder_fd`: True when done, FileExistsError when NOREPLACE finds
+    `dst`, False where the system or file system does not offer it."""
     renameat2 = _renameat2()
     if renameat2 is None:
         return False
     import ctypes
 
-    if renameat2(folder_fd, os.fsencode(src), folder_fd, os.fsencode(dst), 1) == 0:  # RENAME_NOREPLACE
+    if renameat2(folder_fd, os.fsencode(src), folder_fd, os.fsencode(dst), flags) == 0:
         return True
     error = ctypes.get_errno()
     if error == errno.EEXIST:
         raise FileExistsError(error, os.strerror(error), dst)
     if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
-        return False  # not offered here: the hard link, or the checked rename, does it
+        return False  # not offered here: the caller falls back
     raise OSError(error, os.strerror(error), dst)
 
 

@@ -233,12 +233,12 @@ class Ready:
     def same_as(self, name: str) -> bool:
         return self.staged.same_as(name)
 
-    def commit(self, name: str, *, replace: bool) -> Result | None:
+    def commit(self, name: str, *, replace: bool, owned_since: float | None = None) -> Result | None:
         """Publish under `name`, claimed by the caller. `replace`: the caller owns a file of
         that name (its earlier copy). Otherwise an existing file is never touched: None says
         the name was taken meanwhile, and the caller claims another."""
         try:
-            final = self.staged.commit(name, replace=replace)
+            final = self.staged.commit(name, replace=replace, owned_since=owned_since)
         except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
             return stopped(self.prepared.source, exc, self.prepared.sha256)
         if final is None:
