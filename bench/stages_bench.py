@@ -55,7 +55,7 @@ def _one(path: Path, out: Path, spent: dict[str, float]) -> None:
     with staged.path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         _structural(data, cleaned)
     lap("verify: our structural re-read")
-    _pillow(staged.path, cleaned, expected, options.max_pixels)
+    _pillow(str(staged.path), cleaned, expected, options.max_pixels)
     lap("verify: Pillow's re-read")
     staged.commit(path.name, replace=True)
     lap("link into place, fsync the folder")
