@@ -33,9 +33,10 @@ from safeshare.config import Config
 from safeshare.errors import ConfigError
 from safeshare.fileio import is_temp_name
 from safeshare.folders import Folders
+from safeshare.fsops import in_use
 from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger, open_ledger
-from safeshare.outdir import OutputFolder, in_use
+from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
 from safeshare.vision.later import LookLater
@@ -255,7 +256,7 @@ class Daemon:
     def _remove_stale_temp_files(self) -> None:
         """Temp files a crash left behind: exactly our names (`.safeshare-<12 hex>.tmp`),
         ours, and not locked: a `safeshare clean` writing into the same folder right now
-        holds a lock on each of its temp files (`outdir.in_use`)."""
+        holds a lock on each of its temp files (`fsops.in_use`)."""
         if not self.output.is_dir() or self.output.is_symlink():
             return
         for folder, _dirs, files in os.walk(self.output):

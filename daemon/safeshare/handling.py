@@ -87,7 +87,7 @@ class FileHandler:
         if not stat.S_ISREG(st.st_mode):
             return
         try:
-            if self.ledger.is_done(path, st.st_size, st.st_mtime_ns) or not self._begin(path, st):
+            if not self._begin(path, st):
                 return
             pinned = folder.pinned
 
@@ -113,9 +113,16 @@ class FileHandler:
             self.settler.retry(path, LEDGER_RETRY)
 
     def _begin(self, path: Path, st: os.stat_result) -> bool:
-        """Record the intent before reading. A file found 'working' was being handled when
-        safeshare stopped; one that stopped it twice is refused until it changes."""
-        before = self.ledger.get(path)
+        """Record the intent before reading; False when there is nothing to do: this exact
+        file (same size and mtime) already has its outcome. A file found 'working' was being
+        handled when safeshare stopped; one that stopped it twice is refused until it changes."""
+        before = self.ledger.get(path)  # one read serves both questions
+        if (
+            before is not None
+            and before.outcome.final
+            and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        ):
+            return False
         interrupted = (
             path not in self.delayed
             and before is not None

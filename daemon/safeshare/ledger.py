@@ -67,6 +67,10 @@ class Record:
     at: float
     settings: str | None = None  # the caller's key for the settings the output was made with
 
+    def done(self, size: int, mtime_ns: int) -> bool:
+        """This exact file (same size and mtime) already has a final outcome."""
+        return self.outcome.final and (self.size, self.mtime_ns) == (size, mtime_ns)
+
 
 def _clock(timestamp: float) -> str:
     when = datetime.datetime.fromtimestamp(timestamp)
@@ -97,9 +101,7 @@ class Ledger(LedgerStore):
     def is_done(self, path: Path, size: int, mtime_ns: int) -> bool:
         """True when this exact file (same size and mtime) already has a final outcome."""
         record = self.get(path)
-        return (
-            record is not None and record.outcome.final and (record.size, record.mtime_ns) == (size, mtime_ns)
-        )
+        return record is not None and record.done(size, mtime_ns)
 
     def content_seen(self, sha256: str, settings: str) -> Record | None:
         """A file with this content, handled with these settings, that was published (and

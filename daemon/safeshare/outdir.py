@@ -16,25 +16,21 @@ through a link, and created with the same private mode.
 from __future__ import annotations
 
 import contextlib
-import errno
-import functools
 import logging
 import os
 import stat
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from safeshare.binary import Part
-from safeshare.errors import OutputError, describe_os_error
+from safeshare.errors import OutputError, SafeshareError, describe_os_error
 from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX
+from safeshare.fsops import EXCHANGE, NOREPLACE, locked, renameat2_in
+from safeshare.safepath import PinnedDir, open_dir_beneath
 
 log = logging.getLogger(__name__)
 FOLDER_MODE = 0o700  # an output folder we create is private: no more open than any watched one
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-_DIR_FLAGS |= getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
@@ -45,7 +41,7 @@ class Staged:
     folder: Path
     temp_name: str
     identity: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of the file we wrote
-    lock_fd: int = -1  # holds a lock on it while it is ours to publish (see `in_use`)
+    lock_fd: int = -1  # holds a lock on it while it is ours to publish (see `fsops.in_use`)
 
     def reopen(self) -> int:
         """The staged file, opened again for reading through the pinned folder: never through
@@ -136,12 +132,12 @@ class Staged:
         if not stat.S_ISREG(st.st_mode) or st.st_ctime > owned_since:
             return None  # changed since we wrote it: not ours any more
         try:
-            exchanged = _renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)
+            exchanged = renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)
             if not exchanged:
                 return self.commit(name, replace=True)  # no exchange here: replaced after the check
             out = os.lstat(self.temp_name, dir_fd=self.folder_fd)
             if (out.st_dev, out.st_ino) != (st.st_dev, st.st_ino):
-                _renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)  # put theirs back
+                renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)  # put theirs back
                 return None
             with contextlib.suppress(OSError):
                 os.fsync(self.folder_fd)
@@ -157,7 +153,7 @@ class Staged:
         elsewhere a hard link (the temp name then goes a moment later). False where neither
         exists (FAT, exFAT, some network shares): the caller renames after a check, a window
         of microseconds."""
-        if _renameat2_in(self.temp_name, name, self.folder_fd, NOREPLACE):
+        if renameat2_in(self.temp_name, name, self.folder_fd, NOREPLACE):
             return True
         try:
             os.link(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
@@ -188,15 +184,14 @@ class OutputFolder:
         # Links the user set up (e.g. the folder on another disk) are resolved once, here;
         # a link that appears later is never followed.
         self.path = Path(os.path.realpath(path))
-        self._fd = -1
-        self._identity: tuple[int, int] | None = None
+        self._pinned: PinnedDir | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-            self._fd, self._identity = -1, None
+            if self._pinned is not None:
+                self._pinned.close()
+            self._pinned = None
 
     def stage(self, subfolder: Path, parts: list[Part], mode: int) -> Staged:
         """Write `parts` to a new temp file in `subfolder` (relative to the root), fsynced."""
@@ -208,7 +203,7 @@ class OutputFolder:
             os.close(folder_fd)
             raise OutputError(f"cannot write to {self.path / subfolder}: {describe_os_error(exc)}") from exc
         written = os.fstat(fd)
-        staged = Staged(folder_fd, self.path / subfolder, name, (written.st_dev, written.st_ino), _locked(fd))
+        staged = Staged(folder_fd, self.path / subfolder, name, (written.st_dev, written.st_ino), locked(fd))
         try:
             with os.fdopen(fd, "wb") as handle:
                 for part in parts:
@@ -227,27 +222,18 @@ class OutputFolder:
     def _open_subfolder(self, subfolder: Path) -> int:
         """A descriptor of root/subfolder, created as needed, never reached through a link."""
         with self._lock:
-            fd = os.dup(self._root())
-        for part in subfolder.parts:
-            if part in ("", ".", ".."):
-                os.close(fd)
-                raise OutputError(f"{subfolder}: not a folder name inside the output folder")
-            try:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, FOLDER_MODE, dir_fd=fd)
-                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                os.close(fd)
-                raise OutputError(
-                    f"{self.path / subfolder} leads outside the output folder or cannot be made "
-                    f"({describe_os_error(exc)}); nothing was written"
-                ) from exc
-            os.close(fd)
-            fd = child
-        return fd
+            root = self._root()
+        try:
+            return open_dir_beneath(root, subfolder, create=True, mode=FOLDER_MODE)
+        except (OSError, SafeshareError) as exc:
+            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            raise OutputError(
+                f"{self.path / subfolder} leads outside the output folder or cannot be made ({why}); "
+                "nothing was written"
+            ) from exc
 
-    def _root(self) -> int:
-        """The pinned root descriptor, re-pinned or recreated as the module docstring says."""
+    def _root(self) -> PinnedDir:
+        """The pinned root, re-pinned or recreated as the module docstring says."""
         try:
             st = os.lstat(self.path)
         except FileNotFoundError:
@@ -264,8 +250,9 @@ class OutputFolder:
                 f"the output folder {self.path} belongs to another user; nothing is written there "
                 "(someone else could read or change the copies)"
             )
-        if st is not None and self._fd >= 0 and (st.st_dev, st.st_ino) == self._identity:
-            return self._fd
+        pinned = self._pinned
+        if st is not None and pinned is not None and (st.st_dev, st.st_ino) == pinned.identity:
+            return pinned
         _refuse_links_above(self.path)
         if st is None:
             try:
@@ -279,15 +266,15 @@ class OutputFolder:
                 ) from exc
             log.info("created the output folder %s", self.path)
         try:
-            fd = os.open(self.path, _DIR_FLAGS)
-        except OSError as exc:
-            raise OutputError(f"cannot open the output folder {self.path}: {describe_os_error(exc)}") from exc
-        pinned = os.fstat(fd)
-        if self._fd >= 0:
-            os.close(self._fd)
+            fresh = PinnedDir.open(self.path)
+        except (OSError, SafeshareError) as exc:
+            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            raise OutputError(f"cannot open the output folder {self.path}: {why}") from exc
+        if pinned is not None:
+            pinned.close()
             log.info("the output folder %s was replaced; writing to the new one", self.path)
-        self._fd, self._identity = fd, (pinned.st_dev, pinned.st_ino)
-        return fd
+        self._pinned = fresh
+        return fresh
 
 
 def _refuse_links_above(path: Path) -> None:
@@ -300,66 +287,3 @@ def _refuse_links_above(path: Path) -> None:
             continue
         except OSError as exc:
             raise OutputError(f"cannot reach the output folder {path}: {describe_os_error(exc)}") from exc
-
-
-@functools.cache
-def _renameat2() -> Any:
-    """libc's renameat2 (glibc 2.28+), looked up once; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-
-
-NOREPLACE, EXCHANGE = 1, 2  # renameat2 flags
-
-
-def _renameat2_in(src: str, dst: str, folder_fd: int, flags: int) -> bool:
-    """renameat2 within `folder_fd`: True when done, FileExistsError when NOREPLACE finds
-    `dst`, False where the system or file system does not offer it."""
-    renameat2 = _renameat2()
-    if renameat2 is None:
-        return False
-    import ctypes
-
-    if renameat2(folder_fd, os.fsencode(src), folder_fd, os.fsencode(dst), flags) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error == errno.EEXIST:
-        raise FileExistsError(error, os.strerror(error), dst)
-    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
-        return False  # not offered here: the caller falls back
-    raise OSError(error, os.strerror(error), dst)
-
-
-def _locked(fd: int) -> int:
-    """A second descriptor of the temp file holding an exclusive lock on it until it is
-    published or discarded, so a daemon starting meanwhile does not take it for a crash's
-    leftover (`in_use`). -1 where there are no such locks."""
-    try:
-        import fcntl
-    except ImportError:
-        return -1
-    lock = os.dup(fd)
-    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return lock
-
-
-def in_use(path: Path) -> bool:
-    """Someone (a `clean` run, another thread) is still writing or publishing this temp file."""
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return True  # cannot look: leave it alone
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False

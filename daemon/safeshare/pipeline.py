@@ -15,6 +15,7 @@ touches the ledger or a name.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass, field, replace
@@ -109,8 +110,8 @@ class Pipeline:
         self.settings = settings
         self.vision = vision  # used here only to redact, which must happen before publishing
 
-    @property
-    def key(self) -> str:
+    @functools.cached_property
+    def key(self) -> str:  # settings and vision config never change: worked out once
         redact = tuple(self.vision.config.redact) if self.vision is not None else ()
         return self.settings.key(redact)
 
