@@ -260,3 +260,14 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     y = np.asarray(b.convert("RGB"), dtype=np.float64)
     mse = float(((x - y) ** 2).mean())
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def bare_venv(root: Path) -> tuple[Path, Path]:
+    """A new venv at `root` without pip or packages: its python and its site-packages."""
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    probe = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
+    return python, Path(site.stdout.strip())

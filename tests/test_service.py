@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import sys
@@ -17,13 +18,13 @@ from typing import Any
 import pytest
 
 from safeshare import service as service_mod
-from safeshare import service_plan
+from safeshare import service_escape, service_plan
 from safeshare.config import Config, WatchConfig
 from safeshare.service import LABEL, LaunchAgent, SystemdUser, WindowsTask, XdgAutostart
-from safeshare.service_plan import Run, ServiceError, carry_out, daemon_command
+from safeshare.service_plan import Plan, Run, ServiceError, carry_out, daemon_command
 from tests.conftest import run_cli
 from tests.daemon_harness import wait_until
-from tests.helpers import ROOT
+from tests.helpers import ROOT, bare_venv
 
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
 
@@ -67,8 +68,7 @@ def test_wheel_ships_the_templates_and_uses_them_from_the_installed_package(
         pytest.skip(f"the wheel could not be built here (no package index?): {built.stderr.strip()[-300:]}")
     wheel = next(wheels.glob("safeshare-*.whl"))
     venv = tmp_path / "fresh"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python, site = bare_venv(venv)
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
         check=True,
@@ -76,14 +76,6 @@ def test_wheel_ships_the_templates_and_uses_them_from_the_installed_package(
     )
     # Dependencies come from the test environment, but not safeshare itself (its editable
     # finder is a .pth hook that a path added this way does not run).
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
     (site / "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     where = subprocess.run(
         [str(python), "-c", "import safeshare.templates as t; print(t.__file__)"],
@@ -244,7 +236,7 @@ def test_windows_falls_back_to_the_run_key(home: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(service_plan, "_start_detached", started.append)
     out = io.StringIO()
     WindowsTask(user="PC\\jane").install(False, out)
-    command = subprocess.list2cmdline(daemon_command(windowless=True))
+    command = '"{}" -m safeshare run'.format(*daemon_command(windowless=True))
     assert fake.calls[-1] == [
         "reg",
         "add",
@@ -274,10 +266,12 @@ def test_dry_run_prints_and_touches_nothing(home: Path, monkeypatch: pytest.Monk
     assert all(isinstance(s, Run) or s.__class__.__name__ == "Write" for s in plan.steps)
 
 
-def test_desktop_and_systemd_quoting_of_odd_paths() -> None:
+def test_plain_paths_stay_plain_and_spaces_are_quoted() -> None:
     args = ["/opt/My Apps/py 3/python", "-m", "safeshare", "run"]
-    assert service_plan.systemd_quote(args) == '"/opt/My Apps/py 3/python" -m safeshare run'
-    assert service_plan.desktop_quote(["/a/$HOME/b", "x%y"]) == '"/a/\\$HOME/b" x%%y'
+    assert service_escape.systemd_exec(args) == '"/opt/My Apps/py 3/python" -m safeshare run'
+    assert service_escape.systemd_exec(["/usr/bin/python3", "-m", "x"]) == "/usr/bin/python3 -m x"
+    # The spec's own example: a literal `$` in a quoted argument is written `\\$` in the file.
+    assert service_escape.desktop_exec(["/a/$HOME/b", "x%y"]) == '"/a/\\\\$HOME/b" x%%y'
 
 
 def test_autostart_chosen_without_a_systemd_user_manager(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,3 +281,256 @@ def test_autostart_chosen_without_a_systemd_user_manager(monkeypatch: pytest.Mon
     assert isinstance(service_mod.choose_backend(platform="linux"), SystemdUser)
     assert isinstance(service_mod.choose_backend(platform="darwin"), LaunchAgent)
     assert isinstance(service_mod.choose_backend(platform="win32"), WindowsTask)
+
+
+# Paths that break files written without each format's own escaping. Every character here
+# is legal in a Linux file name; each format either holds it or refuses it.
+EVERYTHING = "sp ace\nline $HOME $$ ${X} %h %% \"dq\" 'sq' \\bs `tick` <&> ; # ~ é 写"
+SYSTEMD_CAN_RUN = "sp ace $HOME $$ ${X} %h %% `tick` <&> ; # ~ é 写"  # no quotes, \\, controls
+WINDOWS_CAN_RUN = "sp ace $HOME 100% 'sq' \\bs `tick` <&> ; # ~ é 写"  # no ", newline, %X%
+
+
+@pytest.fixture()
+def odd_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / f"home {EVERYTHING}"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    return home
+
+
+def odd_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Path:
+    """A real interpreter (a symlink to this one) in a folder named `name`, and the daemon
+    command pointing at it, as when safeshare is installed in a venv at such a path."""
+    folder = tmp_path / f"py {name}"
+    folder.mkdir()
+    python = folder / "python"
+    python.symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(python))
+    assert daemon_command() == [str(python), "-m", "safeshare", "run"]
+    return python
+
+
+_C_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "s": " "}
+
+
+def systemd_command(value: str) -> tuple[str, list[str]]:
+    """The program path and argv systemd makes of an ExecStart= value, by systemd.service(5)
+    and systemd.syntax(7): words split at unquoted whitespace, quotes removed, C escapes
+    undone; then %-specifiers per word; then the prefixes; then, without ":", `$$` and
+    `${NAME}` in argv (not in the path) from the environment, here an empty one."""
+    words: list[str] = []
+    i = 0
+    while i < len(value):
+        if value[i] in " \t":
+            i += 1
+            continue
+        word, quote = "", ""
+        while i < len(value) and (quote or value[i] not in " \t"):
+            c, i = value[i], i + 1
+            if c == "\\":
+                c, i = value[i], i + 1
+                if c in "xuU":
+                    digits = {"x": 2, "u": 4, "U": 8}[c]
+                    word, i = word + chr(int(value[i : i + digits], 16)), i + digits
+                elif c in "01234567":
+                    word, i = word + chr(int(value[i - 1 : i + 2], 8)), i + 2
+                else:
+                    word += _C_ESCAPES.get(c, c if c in "\\\"'" else "\\<bad escape>")
+            elif c == quote:
+                quote = ""
+            elif not quote and c in "\"'":
+                quote = c
+            else:
+                word += c
+        assert not quote, f"unterminated quote in {value!r}"
+        words.append(re.sub("%(.)", lambda m: "%" if m[1] == "%" else f"<specifier %{m[1]}>", word))
+    prefixes = re.match("[-@:+!]*", words[0])
+    assert prefixes is not None and prefixes[0] in ("", ":")
+    path = words[0] = words[0][len(prefixes[0]) :]
+    if prefixes[0] != ":":
+        assert not any(w.startswith("$") and w[1:2] not in ("{", "$") for w in words), "$NAME word"
+        words = [re.sub(r"\$(\$|\{[^}]*\})", lambda m: "$" if m[1] == "$" else "", w) for w in words]
+    return path, words
+
+
+_DESKTOP_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
+
+
+def _exec_unescape(match: re.Match[str]) -> str:
+    assert match[1] in '"`$\\', f"{match[0]!r} is not an escape of the Exec quoting"
+    return match[1]
+
+
+def desktop_exec_argv(value: str) -> list[str]:
+    """The argv of an Exec= value by the Desktop Entry Specification: the string escapes
+    first, then the Exec quoting (reserved characters only inside "..." quoting a whole
+    argument; `\\"`, `` \\` ``, `\\$`, `\\\\` inside), then the field codes (`%%` only)."""
+    unescaped = re.sub(
+        r"\\(.)", lambda m: {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[m[1]], value
+    )
+    argv: list[str] = []
+    for match in re.finditer(r'"((?:[^"\\]|\\.)*)"(?= |$)|([^ "]+)(?= |$)| +|(.)', unescaped, re.DOTALL):
+        quoted, plain, stray = match.groups()
+        assert stray is None, f"a quote not around a whole argument in {unescaped!r}"
+        if quoted is not None:
+            argv.append(re.sub(r"\\(.)", _exec_unescape, quoted, flags=re.DOTALL))
+        elif plain is not None:
+            assert not _DESKTOP_RESERVED & set(plain), f"unquoted reserved character in {plain!r}"
+            argv.append(plain)
+    return [re.sub("%(.?)", lambda m: "%" if m[1] == "%" else f"<field code %{m[1]}>", a) for a in argv]
+
+
+def windows_argv(line: str) -> list[str]:
+    """CommandLineToArgvW: argv[0] up to the next quote (or blank), no escapes; after it,
+    2n backslashes and a quote give n backslashes and toggle quoting, 2n+1 give n and a
+    literal quote, backslashes before anything else are literal."""
+    if line.startswith('"'):
+        end = line.index('"', 1)
+        argv, i = [line[1:end]], end + 1
+    else:
+        end = len(re.split("[ \t]", line, maxsplit=1)[0])
+        argv, i = [line[:end]], end
+    while True:
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i >= len(line):
+            return argv
+        arg, quoted = "", False
+        while i < len(line) and (quoted or line[i] not in " \t"):
+            slashes = len(line[i:]) - len(line[i:].lstrip("\\"))
+            if slashes and line[i + slashes : i + slashes + 1] == '"':
+                arg += "\\" * (slashes // 2) + '"' * (slashes % 2)
+                i += slashes + slashes % 2
+            elif slashes:
+                arg, i = arg + "\\" * slashes, i + slashes
+            elif line[i] == '"':
+                quoted, i = not quoted, i + 1
+            else:
+                arg, i = arg + line[i], i + 1
+        argv.append(arg)
+
+
+def test_systemd_unit_for_odd_paths_verifies_and_gives_back_the_argv(
+    tmp_path: Path, odd_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
+    python = odd_python(tmp_path, monkeypatch, SYSTEMD_CAN_RUN)
+    backend = SystemdUser()
+    carry_out(Plan([backend.install_plan().steps[0]]), False, io.StringIO())  # the unit, as written
+    assert backend.unit.is_relative_to(odd_home)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", "--user", str(backend.unit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+    )
+    # verify also checks that the program it would run exists and is executable
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    lines = backend.unit.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(service_plan.template("systemd/safeshare.service", exec_start="x").splitlines())
+    (exec_start,) = (line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart="))
+    assert systemd_command(exec_start) == (str(python), [str(python), "-m", "safeshare", "run"])
+
+
+def test_desktop_entry_for_odd_paths_validates_and_gives_back_the_argv(
+    tmp_path: Path, odd_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("desktop-file-validate") is None:
+        pytest.skip("desktop-file-validate is not installed (Debian: apt-get install desktop-file-utils)")
+    python = odd_python(tmp_path, monkeypatch, EVERYTHING + "\t\r")
+    entry = XdgAutostart()
+    carry_out(Plan([entry.install_plan().steps[0]]), False, io.StringIO())
+    assert entry.path.is_relative_to(odd_home)
+    proc = subprocess.run(["desktop-file-validate", str(entry.path)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+    lines = entry.path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(service_plan.template("xdg/safeshare.desktop", exec_line="x").splitlines())
+    (exec_line,) = (line.removeprefix("Exec=") for line in lines if line.startswith("Exec="))
+    assert desktop_exec_argv(exec_line) == [str(python), "-m", "safeshare", "run"]
+
+
+def test_launch_agent_plist_for_odd_paths_gives_back_the_argv_and_log_paths(
+    tmp_path: Path, odd_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = odd_python(tmp_path, monkeypatch, EVERYTHING + "\t\r\n]]>")
+    plist = plistlib.loads(LaunchAgent(uid=501).render().encode())
+    assert plist["ProgramArguments"] == [str(python), "-m", "safeshare", "run"]
+    logs = odd_home / "Library" / "Logs" / "safeshare"
+    assert (plist["StandardOutPath"], plist["StandardErrorPath"]) == (
+        str(logs / "stdout.log"),
+        str(logs / "stderr.log"),
+    )
+
+
+def test_windows_task_and_run_key_for_odd_paths_give_back_the_argv(
+    tmp_path: Path, odd_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = odd_python(tmp_path, monkeypatch, WINDOWS_CAN_RUN)
+    argv = [str(python), "-m", "safeshare", "run"]
+    user = 'PC\\Jane "J" O\'Neil & <Co> 100% é'
+    root = ET.fromstring(WindowsTask(user=user).render().decode("utf-16").split("?>", 1)[1])
+    assert root.findtext("t:Triggers/t:LogonTrigger/t:UserId", namespaces=TASK_NS) == user
+    command = root.findtext("t:Actions/t:Exec/t:Command", namespaces=TASK_NS)
+    arguments = root.findtext("t:Actions/t:Exec/t:Arguments", namespaces=TASK_NS)
+    assert command == str(python) and windows_argv(f'"{command}" {arguments}') == argv
+    fake = FakeOs(fail=("schtasks",))
+    monkeypatch.setattr(service_plan, "run", fake)
+    monkeypatch.setattr(service_plan, "_start_detached", lambda argv: None)
+    WindowsTask(user=user).install(False, io.StringIO())
+    (run_key,) = [call[call.index("/d") + 1] for call in fake.calls if call[0] == "reg"]
+    assert windows_argv(run_key) == argv
+
+
+def test_escaping_holds_any_arguments_not_only_the_interpreter() -> None:
+    odd = ["", " ", '"', "'", "\\", 'a\\"b', "end\\", "%%", "$$", "${X}", "$X", ";", "\n\t\r", "é写"]
+    systemd = service_escape.systemd_exec(["/usr/bin/python3", *odd])
+    assert "\n" not in systemd and systemd_command(systemd) == (
+        "/usr/bin/python3",
+        ["/usr/bin/python3", *odd],
+    )
+    desktop = service_escape.desktop_exec(["/usr/bin/python3", *odd])
+    assert "\n" not in desktop and desktop_exec_argv(desktop) == ["/usr/bin/python3", *odd]
+    windows = [a for a in odd if "\n" not in a and "%" not in a]
+    line = service_escape.windows_command_line(["C:\\Program Files\\Py\\python.exe", *windows])
+    assert windows_argv(line) == ["C:\\Program Files\\Py\\python.exe", *windows]
+
+
+SYSTEMD_NO = "which systemd refuses in a program path"
+REFUSED = [  # the format, a character in the interpreter's folder, the reason given
+    ("systemd", '"', f"contains '\"', {SYSTEMD_NO}"),
+    ("systemd", "'", f'contains "\'", {SYSTEMD_NO}'),
+    ("systemd", "\\", f"contains '\\\\', {SYSTEMD_NO}"),
+    ("systemd", "\n", f"contains a newline, {SYSTEMD_NO}"),
+    ("systemd", "\t", f"contains a tab, {SYSTEMD_NO}"),
+    ("systemd", "caf\udce9", "is not valid UTF-8"),
+    ("desktop", "\x01", "contains U+0001, which a desktop entry cannot hold"),
+    ("desktop", "\x7f", "contains U+007F, which a desktop entry cannot hold"),
+    ("desktop", "caf\udce9", "is not valid UTF-8"),
+    ("plist", "\x1b", "contains U+001B, which XML cannot hold"),
+    ("plist", "caf\udce9", "contains U+DCE9, which XML cannot hold"),
+    ("windows", "\n", "contains a newline, which a Windows path cannot hold"),
+    ("windows", '"', "contains '\"', which a Windows path cannot hold"),
+    ("windows", "%TEMP%", "contains '%' twice, which Task Scheduler expands as %NAME%"),
+    ("windows", "\x01", "contains U+0001, which a Windows path cannot hold"),
+]
+
+
+@pytest.mark.parametrize(("form", "char", "reason"), REFUSED, ids=[f"{f}-{c!r}" for f, c, _ in REFUSED])
+def test_a_path_a_format_cannot_hold_is_refused_in_one_clear_line(
+    form: str, char: str, reason: str, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python = tmp_path / f"py {char} env" / "python"
+    monkeypatch.setattr(sys, "executable", str(python))
+    fake = FakeOs(fail=("schtasks",))
+    monkeypatch.setattr(service_plan, "run", fake)
+    backend = {"systemd": SystemdUser, "desktop": XdgAutostart, "plist": LaunchAgent, "windows": WindowsTask}
+    with pytest.raises(ServiceError) as refused:
+        backend[form]().install(True, io.StringIO())  # even a dry run says it cannot
+    message = str(refused.value)
+    assert "\n" not in message and f"the interpreter path {str(python)!r} {reason}" in message, message
+    assert fake.calls == [] and not any(p.is_file() for p in home.rglob("*"))  # no Run key either

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from safeshare import instance, logsetup, paths
+from safeshare import service_escape as esc
 from safeshare.config import Config
 from safeshare.service_plan import (
     Plan,
@@ -33,12 +34,8 @@ from safeshare.service_plan import (
     Write,
     carry_out,
     daemon_command,
-    desktop_quote,
     run,
-    systemd_quote,
     template,
-    windows_arguments,
-    xml,
 )
 
 UNIT = "safeshare.service"
@@ -79,7 +76,7 @@ class SystemdUser(Backend):
         self.autostart = XdgAutostart()
 
     def render(self) -> str:
-        return template("systemd/safeshare.service", exec_start=systemd_quote(daemon_command()))
+        return template("systemd/safeshare.service", exec_start=esc.systemd_exec(daemon_command()))
 
     def install_plan(self) -> Plan:
         steps: list[Step] = [Write(self.unit, self.render().encode())]
@@ -117,7 +114,7 @@ class XdgAutostart(Backend):
         self.path = _xdg_config_home() / "autostart" / "safeshare.desktop"
 
     def render(self) -> str:
-        return template("xdg/safeshare.desktop", exec_line=desktop_quote(daemon_command()))
+        return template("xdg/safeshare.desktop", exec_line=esc.desktop_exec(daemon_command()))
 
     def install_plan(self) -> Plan:
         steps: list[Step] = [Write(self.path, self.render().encode())]
@@ -153,13 +150,8 @@ class LaunchAgent(Backend):
         return f"gui/{self.uid}"
 
     def render(self) -> str:
-        arguments = "\n".join(f"\t\t<string>{xml(a)}</string>" for a in daemon_command())
         return template(
-            "launchd/safeshare.plist",
-            label=LABEL,
-            program_arguments=arguments,
-            stdout_path=xml(str(self.logs / "stdout.log")),
-            stderr_path=xml(str(self.logs / "stderr.log")),
+            "launchd/safeshare.plist", label=LABEL, **esc.plist_fields(daemon_command(), self.logs)
         )
 
     def install_plan(self) -> Plan:
@@ -213,13 +205,8 @@ class WindowsTask(Backend):
         self.xml_path = paths.state_dir() / "safeshare-task.xml"
 
     def render(self) -> bytes:
-        command = daemon_command(windowless=True)
-        text = template(
-            "windows/safeshare-task.xml",
-            user_id=xml(self.user),
-            command=xml(command[0]),
-            arguments=xml(windows_arguments(command[1:])),
-        )
+        fields = esc.task_fields(self.user, daemon_command(windowless=True))
+        text = template("windows/safeshare-task.xml", **fields)
         return text.encode("utf-16")  # schtasks reads the task XML as UTF-16 with its BOM
 
     def install_plan(self) -> Plan:
@@ -232,7 +219,7 @@ class WindowsTask(Backend):
         )
 
     def run_key_plan(self) -> Plan:
-        command = windows_arguments(daemon_command(windowless=True))
+        command = esc.windows_command_line(daemon_command(windowless=True))
         return Plan(
             [
                 Run(["reg", "add", RUN_KEY, "/v", TASK, "/t", "REG_SZ", "/d", command, "/f"]),
@@ -242,8 +229,9 @@ class WindowsTask(Backend):
         )
 
     def install(self, dry_run: bool, out: TextIO) -> None:
+        plan = self.install_plan()  # a path no task can hold is refused here, not worked around
         try:
-            carry_out(self.install_plan(), dry_run, out)
+            carry_out(plan, dry_run, out)
         except ServiceError as exc:
             out.write(f"{exc}\n")
             carry_out(self.run_key_plan(), dry_run, out)

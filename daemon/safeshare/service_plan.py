@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
-from xml.sax.saxutils import escape
 
 from safeshare.errors import SafeshareError
 
@@ -85,39 +84,6 @@ def daemon_command(windowless: bool = False) -> list[str]:
         candidate = python.with_name("pythonw.exe")  # no console window at logon
         python = candidate if candidate.exists() else python
     return [str(python), "-m", "safeshare", "run"]
-
-
-def systemd_quote(args: list[str]) -> str:
-    """ExecStart= quoting: double quotes around words with spaces, '%' doubled."""
-
-    def word(arg: str) -> str:
-        arg = arg.replace("%", "%%")
-        if any(c in arg for c in " \t\"\\'") or not arg:
-            return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return arg
-
-    return " ".join(word(a) for a in args)
-
-
-def desktop_quote(args: list[str]) -> str:
-    """Exec= quoting of the desktop-entry spec."""
-    reserved = set(" \t\n\"'\\><~|&;$*?#()`")
-
-    def word(arg: str) -> str:
-        if not arg or set(arg) & reserved:
-            inner = "".join("\\" + c if c in '"`$\\' else c for c in arg)
-            return f'"{inner}"'
-        return arg
-
-    return " ".join(word(a) for a in args).replace("%", "%%")
-
-
-def xml(text: str) -> str:
-    return escape(text, {'"': "&quot;"})
-
-
-def windows_arguments(args: list[str]) -> str:
-    return subprocess.list2cmdline(args)
 
 
 def carry_out(plan: Plan, dry_run: bool, out: TextIO) -> None:
