@@ -1,8 +1,9 @@
 """PNG and APNG: copy the image and colour chunks byte for byte, drop every other chunk.
 
-Kept: IHDR, PLTE, tRNS, IDAT, IEND, cHRM, gAMA, iCCP (its free-text name reset), sRGB,
-sBIT, cICP, mDCV, cLLI, pHYs, and acTL/fcTL/fdAT for animation; a fresh eXIf holding
-only Orientation when the picture needs one. Nothing after IEND survives.
+Kept: IHDR, PLTE, tRNS, IDAT, IEND, cHRM, gAMA, iCCP (its free-text name reset, its
+profile reduced to colour; a chunk that is so already is kept as it is), sRGB, sBIT,
+cICP, mDCV, cLLI, pHYs, and acTL/fcTL/fdAT for animation; a fresh eXIf holding only
+Orientation when the picture needs one. Nothing after IEND survives.
 """
 
 from __future__ import annotations
@@ -216,7 +217,23 @@ def _clean_iccp(body: bytes, layout: Layout) -> bytes | None:
     found.extend(result.findings)
     if result.profile is None:
         return None
+    if result.profile == inflated.data and name.lower() == ICC_NAME.lower() and _only_zlib(rest[1:]):
+        # Already clean (a copy we or Pillow wrote): kept as it is, so that cleaning a clean
+        # copy gives the same bytes; compressing it again could give others.
+        return chunk(b"iCCP", body)
     return chunk(b"iCCP", ICC_NAME + b"\0\0" + zlib.compress(result.profile, 9))
+
+
+def _only_zlib(stream: bytes) -> bool:
+    """True when `stream` is one complete zlib stream with no bytes after its end."""
+    inflater = zlib.decompressobj()
+    try:
+        while stream and not inflater.eof:
+            inflater.decompress(stream, 1 << 20)  # output is dropped: only the end matters
+            stream = inflater.unconsumed_tail
+    except zlib.error:
+        return False
+    return inflater.eof and not inflater.unused_data
 
 
 def _time_value(body: bytes) -> str:

@@ -3,7 +3,9 @@
 The strips or tiles are copied byte for byte and the kept tag values keep their byte order,
 so pixels are identical without decoding. Make/Model/Software/Artist/DateTime, EXIF, GPS,
 GeoTIFF, XMP, IPTC, Photoshop data, sub-images and reduced-resolution pages are dropped.
-Files the rewrite cannot express (old-style JPEG compression) are re-encoded losslessly.
+Files the rewrite cannot express (old-style JPEG compression, strips past the end) are
+re-encoded losslessly, then laid out as the rewrite lays out files: a clean copy cleaned
+again stays byte for byte the same.
 """
 
 from __future__ import annotations
@@ -119,8 +121,9 @@ class Tiff(ImageFormat):
 
             out = isolation.pool().call(reencode.tiff, source_of(data, options), options.max_pixels)
             layout.findings.extend(out.findings)
+            parts = _our_layout(out.data)
             return Cleaned(
-                [out.data], self.name, layout.findings, 1, True, None, out.size, out.mode, frames=out.frames
+                parts, self.name, layout.findings, 1, True, None, out.size, out.mode, frames=out.frames
             )
         pages = len(layout.pages)
         return Cleaned(write(layout), self.name, layout.findings, layout.orientation, frames=pages)
@@ -155,6 +158,14 @@ def parse(data: Buffer) -> Layout:
     return Layout(reader, pages, report.findings, orientation, reencode)
 
 
+def _our_layout(encoded: bytes) -> list[Part]:
+    """A re-encoded TIFF rewritten as `write` lays files out (image data first, then the
+    IFDs). Pillow interleaves the pages of a multi-page file; cleaning that copy again
+    would move them, and a clean copy must be its own clean copy."""
+    again = parse(encoded)
+    return [encoded] if again.reencode else write(again)
+
+
 def _is_reduced(reader: TiffReader, entries: dict[int, Entry]) -> bool:
     return NEW_SUBFILE_TYPE in entries and bool(reader.first_int(entries[NEW_SUBFILE_TYPE]) & 1)
 
@@ -165,6 +176,8 @@ def _compression(reader: TiffReader, entries: dict[int, Entry]) -> int:
 
 def _page(reader: TiffReader, entries: dict[int, Entry], found: Findings) -> Page:
     kept = {tag: e for tag, e in entries.items() if tag in STRUCTURAL}
+    if ORIENTATION in kept and not 1 <= (reader.ints(kept[ORIENTATION]) or (0,))[0] <= 8:
+        del kept[ORIENTATION]  # a value no viewer applies: the page shows upright, so say nothing
     replaced: dict[int, bytes] = {}
     if ICC_TAG in kept:
         icc = sanitize_icc(reader.raw(kept[ICC_TAG]), "TIFF ICC profile")
@@ -180,6 +193,8 @@ def _page(reader: TiffReader, entries: dict[int, Entry], found: Findings) -> Pag
             offsets, counts = reader.ints(kept[offsets_tag]), reader.ints(kept[counts_tag])
             if len(offsets) != len(counts):
                 raise CorruptImage("TIFF strip offsets and byte counts disagree")
+            if min(offsets + counts, default=0) < 0:  # signed types: no place in a file
+                raise CorruptImage("TIFF strip offsets or byte counts are negative")
             return Page(kept, list(zip(offsets, counts, strict=True)), offsets_tag, replaced)
     raise CorruptImage("TIFF page without image data")
 
@@ -207,6 +222,8 @@ def write(layout: Layout) -> list[Part]:
     if pos & 1:
         parts.append(b"\0")
         pos += 1
+    if pos > 0xFFFFFFFF:
+        raise UnsupportedFormat("TIFF output over 4 GB")
     # IFD sizes do not depend on where they go, so place them all before building them.
     sizes = [len(_ifd_bytes(r, p, o, 0, 0)) for p, o in zip(layout.pages, page_offsets, strict=True)]
     ifd_at = [pos + sum(sizes[:i]) for i in range(len(sizes))]
@@ -250,6 +267,8 @@ def _entry_value(
     if tag == OFFSETS_TO_COUNTS[page.offsets_tag]:
         counts = [length for _, length in page.chunks]
         return 4, len(counts), struct.pack(f"{endian}{len(counts)}I", *counts)
+    if tag == ORIENTATION:  # one SHORT, as the specification has it (readers differ on others)
+        return 3, 1, struct.pack(endian + "H", r.first_int(entry))
     if entry.type in _WIDE_TYPES:
         values = r.ints(entry)
         narrow = _WIDE_TYPES[entry.type]
