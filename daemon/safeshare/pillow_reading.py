@@ -47,7 +47,9 @@ def opened(source: Source, max_pixels: int) -> Iterator[Image.Image]:
         raise
     except UnidentifiedImageError as exc:
         raise CorruptImage("the image library cannot read it (it does not recognise the data)") from exc
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError) as exc:
+        # RuntimeError: what Pillow's AVIF reader raises when libavif fails ("Conversion
+        # from YUV failed: Reformat failed"), and pillow-heif when libheif does.
         raise CorruptImage(f"the image library cannot read it ({first_line(exc)})") from exc
     except Exception as exc:
         raise CorruptImage(f"the image library cannot read it ({type(exc).__name__})") from exc

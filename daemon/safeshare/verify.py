@@ -90,9 +90,13 @@ def _dimensions(seen: PillowView, cleaned: Cleaned, expected: PillowView | None)
                 f"expected {expected.size} {expected.mode} x{frames}"
             )
     elif cleaned.size is not None and (seen.size, seen.mode) != (cleaned.size, cleaned.mode):
+        # For HEIF/AVIF the expected size is the displayed one, worked out from the input's
+        # own boxes (ispe and clap/irot/imir), never taken from the decoder.
         raise VerificationError(
             f"output reads as {seen.size} {seen.mode}, expected {cleaned.size} {cleaned.mode}"
         )
+    elif cleaned.size is not None and cleaned.frames is not None and seen.frames != cleaned.frames:
+        raise VerificationError(f"output reads as {seen.frames} frames, expected {cleaned.frames}")
 
 
 def _metadata(seen: PillowView, fmt: ImageFormat, orientation: int) -> None:

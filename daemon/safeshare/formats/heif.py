@@ -2,19 +2,26 @@
 
 HEIF containers hold far more than the picture (thumbnails, depth and gain maps, Exif and
 XMP items, motion-photo videos in 'mpvd' boxes), and there is no lossless way to rebuild
-the compressed data in a form most sites accept. So the primary image is decoded, turned
-upright (irot/imir), and written fresh as JPEG (or PNG when it has transparency or the
-user asks for it), keeping the ICC profile. The report says "re-encoded". The decoding
-runs in the decoder worker (formats/reencode.py, isolation.py).
+the compressed data in a form most sites accept. So the primary image is decoded, shown
+as the file says (clap, irot, imir in the file's order: formats/heif_display.py), and
+written fresh as JPEG (or PNG when it has transparency or the user asks for it), keeping
+the ICC profile; HDR is tone-mapped to sRGB (formats/hdr.py). An image sequence keeps its
+animation as a lossless animated PNG, or its first frame with a note saying so
+(formats/heif_render.py has the decision). The report says "re-encoded". The decoding
+runs in the decoder worker (formats/heif_render.py, isolation.py).
+
+The size the output must have is worked out here from the file's boxes ('ispe' and the
+transforms), not taken from the decoder, and the verifier holds the output to it.
 """
 
 from __future__ import annotations
 
 from safeshare import isolation
 from safeshare.binary import Buffer
-from safeshare.findings import Findings
+from safeshare.errors import UnsupportedFormat
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
-from safeshare.formats.heif_items import container_findings
+from safeshare.formats.heif_display import Plan, Sequence, display_of
+from safeshare.formats.heif_items import Container, container_findings, read_container
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 AVIF_BRANDS = {b"avif", b"avis"}
@@ -35,14 +42,42 @@ class _IsoImage(ImageFormat):
         return Inspection(container_findings(data))
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
-        findings: Findings = container_findings(data)
-        args = (source_of(data, options), options.convert_to, options.jpeg_quality, options.max_pixels)
-        from safeshare.formats import reencode  # Pillow's encoders: only for re-encoding
+        container = read_container(data)
+        plan = plan_of(data, container, self.name)
+        if plan.still is None and plan.sequence is not None and self.name == "HEIF":
+            raise UnsupportedFormat(
+                "HEIF image sequence without a still image (libheif here reads no sequences)"
+            )
+        # Worked out (and a corrupt clean aperture refused) before any pixel is decoded.
+        shown = {track: plan.display(track).shown_size for track in (False, True)}
+        findings = container.findings
+        args = (source_of(data, options), plan, options.convert_to, options.jpeg_quality, options.max_pixels)
+        from safeshare.formats import heif_render  # Pillow's encoders: only for re-encoding
 
-        out = isolation.pool().call(reencode.isobmff, *args)
+        out = isolation.pool().call(heif_render.render, *args)
         findings.extend(out.findings)
+        size = shown[out.track] or out.size  # the displayed size, by the file's own boxes
         ext = ".png" if out.format == "PNG" else ".jpg"
-        return Cleaned([out.data], out.format, findings, 1, True, ext, out.size, out.mode, out.notes, 1)
+        return Cleaned([out.data], out.format, findings, 1, True, ext, size, out.mode, out.notes, out.frames)
+
+
+def plan_of(data: Buffer, container: Container, name: str) -> Plan:
+    """How viewers show the file: its primary item and its image sequence, if any."""
+    s = container.structure
+    if s is None:
+        return Plan(name, None)
+    primary = s.items.get(s.primary) if s.primary is not None else None
+    still = display_of(primary.props) if primary is not None else None
+    track = container.sequence
+    if track is None:
+        return Plan(name, still)
+    size = track.size if all(track.size) else None
+    sequence = Sequence(track.frames, track.loop, display_of(track.props, size))
+    # libavif (Pillow's reader) decodes the track for major brand 'avis', the item for
+    # 'avif', and prefers the track for any other major brand.
+    major = bytes(data[s.boxes[0].body : s.boxes[0].body + 4])
+    avif_track = still is None or major != b"avif"
+    return Plan(name, still, sequence, avif_track)
 
 
 class Heif(_IsoImage):

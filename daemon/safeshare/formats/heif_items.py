@@ -1,21 +1,44 @@
-"""What a HEIF/AVIF container carries besides its primary image, read from its boxes."""
+"""What a HEIF/AVIF container carries besides its primary image, read from its boxes.
+
+An image sequence ('moov' with a picture track: brands 'avis', 'msf1') is picture, not
+appended data: its frames are kept or said to be dropped (formats/heif.py), never reported
+as a video. Other tracks in 'moov' (sound, video, timed metadata), its user data and its
+creation times are reported, since the output keeps none of them.
+"""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer
 from safeshare.errors import CorruptImage
 from safeshare.findings import Findings, Kind
 from safeshare.formats import isobmff
+from safeshare.formats.isobmff_tracks import PICTURE_HANDLERS, Movie, Track, read_movie
 from safeshare.metadata import exif, xmp
 from safeshare.metadata.embedded import classify_trailer, human_size
 
 IMAGE_ITEM_TYPES = {"hvc1", "av01", "jpeg", "grid", "iden", "iovl", "unci", "j2k1", "vvc1"}
 KNOWN_BOXES = {"ftyp", "meta", "mdat", "free", "skip", "idat"}
+SEQUENCE_BRANDS = {b"avis", b"msf1"}
+
+
+@dataclass
+class Container:
+    """The file's boxes as read here (None where unreadable) and what they carry."""
+
+    structure: isobmff.Structure | None
+    movie: Movie | None = None
+    sequence: Track | None = None  # the image sequence's track, if the file is one
+    findings: Findings = field(default_factory=Findings)
 
 
 def container_findings(data: Buffer) -> Findings:
+    return read_container(data).findings
+
+
+def read_container(data: Buffer) -> Container:
     found = Findings()
     try:
         structure = isobmff.parse(data)
@@ -23,10 +46,59 @@ def container_findings(data: Buffer) -> Findings:
         # The output is rebuilt from pixels, so a container we cannot map leaks nothing;
         # the decoder decides whether the picture itself is readable.
         found.add(Kind.OTHER, "unreadable container structure", str(exc), "HEIF")
-        return found
+        return Container(None, findings=found)
+    container = Container(structure, findings=found)
     _items(data, structure, found)
+    _movie(data, structure, container)
     _top_level(data, structure, found)
-    return found
+    return container
+
+
+def file_brands(data: Buffer, s: isobmff.Structure) -> set[bytes]:
+    """Major and compatible brands of the 'ftyp' box."""
+    ftyp = s.boxes[0]
+    found = {bytes(data[ftyp.body : ftyp.body + 4])}
+    return found | {bytes(data[i : i + 4]) for i in range(ftyp.body + 8, ftyp.end - 3, 4)}
+
+
+def _movie(data: Buffer, s: isobmff.Structure, container: Container) -> None:
+    moov = next((b for b in s.boxes if b.type == "moov"), None)
+    if moov is None:
+        return
+    brands = file_brands(data, s)
+    size = human_size(moov.end - moov.start)
+    try:
+        movie = read_movie(data, moov)
+    except CorruptImage as exc:
+        container.findings.add(Kind.OTHER, "unreadable track structure", str(exc), "HEIF moov box")
+        return
+    container.movie = movie
+    track = movie.sequence()
+    # A 'pict' track is an image sequence by definition; a 'vide' one only in a file that
+    # says it is a sequence (its brands), otherwise it is a video like any other.
+    if track is not None and (track.handler == "pict" or brands & SEQUENCE_BRANDS):
+        container.sequence = track
+    kept = {container.sequence.id} if container.sequence else set()
+    if container.sequence is not None:
+        kept |= {t.id for t in movie.auxiliary_of(container.sequence)}
+    for other in movie.tracks:
+        if other.id in kept:
+            continue
+        if other.handler in PICTURE_HANDLERS:
+            container.findings.add(Kind.VIDEO, "video track", size, "HEIF moov box")
+        elif other.handler == "soun":
+            container.findings.add(Kind.VIDEO, "sound track", size, "HEIF moov box")
+        else:
+            name = other.handler.encode("ascii", "backslashreplace").decode() or "?"
+            container.findings.add(Kind.OTHER, f"'{name}' track", "", "HEIF moov box")
+    if movie.created or any(t.created for t in movie.tracks):
+        container.findings.add(Kind.TIMESTAMP, "creation time", "", "HEIF moov box")
+    if movie.user_data:
+        container.findings.add(
+            Kind.OTHER, "user data", ", ".join(sorted(set(movie.user_data))), "HEIF moov box"
+        )
+    if not movie.tracks:
+        container.findings.add(Kind.OTHER, "box 'moov'", size, "HEIF")
 
 
 def _items(data: Buffer, s: isobmff.Structure, found: Findings) -> None:
@@ -97,10 +169,13 @@ def _dimensions(item: isobmff.Item) -> str:
 
 
 def _top_level(data: Buffer, s: isobmff.Structure, found: Findings) -> None:
+    movie = next((b for b in s.boxes if b.type == "moov"), None)
     for box in s.boxes:
         size = human_size(box.end - box.start)
         if box.type == "mpvd":
             found.add(Kind.VIDEO, "motion-photo video", size, "HEIF mpvd box")
+        elif box is movie:
+            continue  # its tracks are classified by _movie
         elif box.type == "moov":
             found.add(Kind.VIDEO, "video track", size, "HEIF moov box")
         elif box.type not in KNOWN_BOXES:

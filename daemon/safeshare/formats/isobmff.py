@@ -1,7 +1,8 @@
 """A small reader of the ISO base media file format boxes that HEIF and AVIF use.
 
 It finds the items (primary image, Exif, XMP, thumbnails, auxiliary images), their
-properties and locations, and the top-level boxes (motion-photo videos live in 'mpvd').
+properties (in the order 'ipma' associates them) and locations, and the top-level boxes
+(motion-photo videos live in 'mpvd'; image sequences in 'moov', read by isobmff_tracks.py).
 It only reads; HEIF outputs are never written in this container.
 """
 
@@ -74,6 +75,8 @@ def parse(data: Buffer) -> Structure:
     structure.trailing = len(data) - top[-1].end
     meta = next((b for b in top if b.type == "meta"), None)
     if meta is None:
+        if any(b.type == "moov" for b in top):
+            return structure  # an image sequence without a still image: tracks only
         raise Truncated("truncated or corrupt HEIF: no meta box")
     _read_meta(data, meta, structure)
     return structure

@@ -1,8 +1,8 @@
 """Re-encoding from pixels, for what cannot be cleaned losslessly. Runs in the decoder
 worker (see isolation.py): libheif, libavif and libtiff only ever see files there.
 
-HEIF/AVIF: the primary image, turned upright (irot/imir), written as JPEG (or PNG when it
-has transparency or the user asks). TIFF pages the structural rewrite cannot express:
+HEIF/AVIF: formats/heif_render.py shows the picture as the file says and encodes it here,
+as JPEG (or PNG when it has transparency or the user asks). TIFF pages the structural rewrite cannot express:
 every full-resolution page, losslessly (Deflate). ICC profiles are kept, reduced to their
 colour tags.
 """
@@ -40,21 +40,6 @@ class Reencoded:
     notes: list[str] = field(default_factory=list)
 
 
-def isobmff(source: Source, convert_to: str, quality: int, max_pixels: int) -> Reencoded:
-    """A HEIF or AVIF primary image, upright, as JPEG or PNG."""
-    register_heif()
-    with opened(source, max_pixels) as image:
-        image.load()
-        picture = upright(image)
-        profile = image.info.get("icc_profile")
-    icc = sanitize_icc(profile, "HEIF colour profile") if profile else None
-    as_png = convert_to == "png" or picture.mode in ("RGBA", "LA", "PA")
-    data, fmt, encoded = encode(picture, as_png, quality, icc.profile if icc is not None else None)
-    notes = ["kept as PNG to keep transparency"] if as_png and convert_to != "png" else []
-    findings = icc.findings if icc is not None else []
-    return Reencoded(data, fmt, encoded.size, encoded.mode, 1, findings, notes)
-
-
 def encode(
     picture: Image.Image, as_png: bool, quality: int, icc: bytes | None
 ) -> tuple[bytes, str, Image.Image]:
@@ -71,7 +56,8 @@ def encode(
 
 def upright(image: Image.Image) -> Image.Image:
     """The picture as viewers show it: irot/imir for HEIF and AVIF (as their decoder reports
-    them), the EXIF orientation for everything else."""
+    them), the EXIF orientation for everything else. Without the file's boxes this cannot
+    apply an AVIF clean aperture: formats/heif_display.apply can."""
     if image.format in ("HEIF", "AVIF"):
         transpose = _TRANSPOSE.get(_decoder_orientation(image))
         return image.transpose(transpose) if transpose is not None else image  # FLIP_LEFT_RIGHT is 0
