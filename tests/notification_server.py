@@ -2,7 +2,8 @@
 
 It owns the well-known name on the private session bus it is started on, answers Notify
 like a real server (with an id), and appends every notification it receives to a JSONL
-file. Usage: python notification_server.py RECORD_FILE
+file. It says it reads markup in the body ("body-markup"), as dunst, GNOME and KDE do.
+Usage: python notification_server.py RECORD_FILE [CAPABILITIES]   (comma-separated)
 """
 
 from __future__ import annotations
@@ -16,9 +17,21 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
 NAME = "org.freedesktop.Notifications"
+CAPABILITIES = "body,body-markup"
+# What a real server (GDBus, libdbus) answers to Introspect: dbus-python (plyer's way) reads
+# the signatures from it, and cannot guess one for an empty list of actions without it.
+INTROSPECTION = """<node><interface name="org.freedesktop.Notifications">
+<method name="Notify"><arg type="s" direction="in"/><arg type="u" direction="in"/>
+<arg type="s" direction="in"/><arg type="s" direction="in"/><arg type="s" direction="in"/>
+<arg type="as" direction="in"/><arg type="a{sv}" direction="in"/><arg type="i" direction="in"/>
+<arg type="u" direction="out"/></method>
+<method name="GetCapabilities"><arg type="as" direction="out"/></method>
+<method name="GetServerInformation"><arg type="s" direction="out"/><arg type="s" direction="out"/>
+<arg type="s" direction="out"/><arg type="s" direction="out"/></method>
+</interface></node>"""
 
 
-def main(record_path: str) -> None:
+def main(record_path: str, capabilities: str = CAPABILITIES) -> None:
     connection = open_dbus_connection(bus="SESSION")
     connection.send_and_get_reply(message_bus.RequestName(NAME, 4))  # 4: do not queue
     print("ready", flush=True)
@@ -38,7 +51,9 @@ def main(record_path: str) -> None:
                 record.flush()
                 connection.send(new_method_return(message, "u", (count,)))
             elif member == "GetCapabilities":
-                connection.send(new_method_return(message, "as", (["body"],)))
+                connection.send(new_method_return(message, "as", (capabilities.split(","),)))
+            elif member == "Introspect":
+                connection.send(new_method_return(message, "s", (INTROSPECTION,)))
             elif member == "GetServerInformation":
                 connection.send(
                     new_method_return(message, "ssss", ("recorder", "safeshare-tests", "1", "1.2"))
@@ -48,4 +63,4 @@ def main(record_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -7,6 +7,13 @@ swallows errors). So plyer is used where its delivery can be confirmed, and each
 checked fallback: the freedesktop service over D-Bus (jeepney) or notify-send on Linux,
 osascript on macOS, a PowerShell toast on Windows. `backends_for_this_os` picks the order.
 OS-specific imports stay inside the backends.
+
+Texts come from file names and metadata, so every backend gets them made safe first (see
+`Backend.send`): the title one line, no control characters or bytes that are not UTF-8. On
+Linux the body is markup-escaped for every server that reads markup in it (the spec's
+"body-markup" capability: dunst, GNOME, KDE...), whichever way it travels, so a camera model
+'<a href="http://ev.il">Tap to undo</a>' stays text. The summary is plain text by the spec,
+and servers show it so (dunst escapes it itself): it is not escaped, or '&' would show as '&amp;'.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import sys
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 from safeshare.errors import SafeshareError
+from safeshare.printable import printable
 
 APP_NAME = "safeshare"
 TIMEOUT = 5  # seconds a helper or the D-Bus service may take to take a notification
@@ -35,9 +44,15 @@ class Backend(ABC):
     title_max = 100
     body_max = 500
 
-    @abstractmethod
     def send(self, title: str, body: str, error: bool = False) -> None:
-        """Show it, or raise DeliveryError."""
+        """Show it, or raise DeliveryError. The title goes as one line and the body as its
+        lines, each with control and bidi characters escaped and bytes that are not UTF-8
+        shown as '\\xff' (see printable): nothing in a name adds a line or breaks the call."""
+        self.show(printable(title, self.title_max, "…"), printable(body, self.body_max, "…", "\n"), error)
+
+    @abstractmethod
+    def show(self, title: str, body: str, error: bool) -> None:
+        """Show texts already made safe by `send`, or raise DeliveryError."""
 
 
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
@@ -57,27 +72,60 @@ def markup_escaped(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _notifications() -> Any:
+    from jeepney import DBusAddress
+
+    return DBusAddress(
+        "/org/freedesktop/Notifications",
+        bus_name="org.freedesktop.Notifications",
+        interface="org.freedesktop.Notifications",
+    )
+
+
+def _capabilities(connection: Any) -> list[str]:
+    """What the notification server says it can do ('body', 'body-markup', ...)."""
+    from jeepney import MessageType, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    ask = new_method_call(_notifications(), "GetCapabilities")
+    if connection is None:
+        with open_dbus_connection(bus="SESSION") as own:
+            reply = own.send_and_get_reply(ask, timeout=TIMEOUT)
+    else:
+        reply = connection.send_and_get_reply(ask, timeout=TIMEOUT)
+    if reply.header.message_type == MessageType.error:
+        raise ValueError("the server did not say what it can do")
+    return [str(c) for c in reply.body[0]]
+
+
+def body_for_server(body: str, connection: Any = None) -> str:
+    """The body escaped, unless the server says it shows the body as plain text (no
+    "body-markup" capability: it would show '&amp;'). A server that cannot be asked gets it
+    escaped: a link shown as text is better than a name shown as a link."""
+    try:
+        plain = "body-markup" not in _capabilities(connection)
+    except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError, TimeoutError):
+        plain = False
+    return body if plain else markup_escaped(body)
+
+
 class FreedesktopBackend(Backend):
     """org.freedesktop.Notifications.Notify on the session bus; the server's reply confirms it."""
 
     name = "D-Bus notification service"
 
-    def send(self, title: str, body: str, error: bool = False) -> None:
-        from jeepney import DBusAddress, DBusErrorResponse, new_method_call
+    def show(self, title: str, body: str, error: bool) -> None:
+        from jeepney import DBusErrorResponse, new_method_call
         from jeepney.io.blocking import open_dbus_connection
         from jeepney.wrappers import unwrap_msg
 
-        address = DBusAddress(
-            "/org/freedesktop/Notifications",
-            bus_name="org.freedesktop.Notifications",
-            interface="org.freedesktop.Notifications",
-        )
         hints = {"urgency": ("y", 2 if error else 1)}
-        call = new_method_call(
-            address, "Notify", "susssasa{sv}i", (APP_NAME, 0, "", title, markup_escaped(body), [], hints, -1)
-        )
         try:
             with open_dbus_connection(bus="SESSION") as connection:
+                texts = (title, body_for_server(body, connection))
+                call = new_method_call(
+                    _notifications(), "Notify", "susssasa{sv}i", (APP_NAME, 0, "", *texts, [], hints, -1)
+                )
                 # The reply is an id from the server, or an error (no server: ServiceUnknown).
                 unwrap_msg(connection.send_and_get_reply(call, timeout=TIMEOUT))
         except DBusErrorResponse as exc:
@@ -89,7 +137,7 @@ class FreedesktopBackend(Backend):
 class NotifySendBackend(Backend):
     name = "notify-send"
 
-    def send(self, title: str, body: str, error: bool = False) -> None:
+    def show(self, title: str, body: str, error: bool) -> None:
         urgency = "critical" if error else "normal"
         _run(
             [
@@ -98,7 +146,7 @@ class NotifySendBackend(Backend):
                 f"--urgency={urgency}",
                 "--",
                 title,
-                markup_escaped(body),
+                body_for_server(body),
             ],
             "notify-send",
         )
@@ -113,7 +161,7 @@ class OsascriptBackend(Backend):
     def command(self, title: str, body: str) -> list[str]:
         return ["osascript", "-e", self.SCRIPT, title, body]
 
-    def send(self, title: str, body: str, error: bool = False) -> None:
+    def show(self, title: str, body: str, error: bool) -> None:
         _run(self.command(title, body), "osascript")
 
 
@@ -165,7 +213,7 @@ class WindowsToastBackend(Backend):
             "SAFESHARE_BODY": base64.b64encode(body.encode()).decode(),
         }
 
-    def send(self, title: str, body: str, error: bool = False) -> None:
+    def show(self, title: str, body: str, error: bool) -> None:
         _run(self.command(), "PowerShell", self.environment(title, body))
 
 
@@ -191,10 +239,12 @@ class PlyerBackend(Backend):
                 )
         return None
 
-    def send(self, title: str, body: str, error: bool = False) -> None:
+    def show(self, title: str, body: str, error: bool) -> None:
         reason = self.unusable_reason()
         if reason:
             raise DeliveryError(reason)
+        if self.platform.startswith("linux"):  # plyer calls Notify through dbus-python, as is
+            body = body_for_server(body)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
