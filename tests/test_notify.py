@@ -4,10 +4,7 @@ backend within its limits and safe with any file name, and no server never stops
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +14,7 @@ from typing import Any
 import pytest
 
 from safeshare.config import NotifyConfig
+from safeshare.errors import NotAnImage, Truncated
 from safeshare.findings import Findings, Kind
 from safeshare.messages import fit, for_burst, for_file
 from safeshare.notify import Notifier
@@ -34,7 +32,7 @@ from safeshare.pipeline import Result, Status
 from safeshare.places import Gazetteer, describe_position
 from tests import synth
 from tests.daemon_harness import DaemonRun, wait_until
-from tests.dbus_session import notification_server, private_session_bus
+from tests.dbus_session import dunst_history, notification_server, private_session_bus, running_dunst
 
 HOSTILE_NAME = 'Mum\'s "holiday"\nphoto — été ✓ <b>&amp;.jpg'
 
@@ -81,12 +79,14 @@ def test_one_file_says_what_was_removed_most_sensitive_first() -> None:
 def test_nothing_found_and_failures() -> None:
     assert "carried no metadata" in for_file(cleaned("Screenshot 1.png"), "full").body
     assert for_file(cleaned("Screenshot 1.png")).title == "Screenshot cleaned: Screenshot 1.png"
-    failed = Result(Path("/in/notes.jpg"), Status.REFUSED, reason="not an image: the content is text")
+    failed = Result(
+        Path("/in/notes.jpg"), Status.REFUSED, reason="not an image: the content is text", problem=NotAnImage
+    )
     message = for_file(failed)
-    assert (message.title, message.body, message.error) == (
+    assert (message.title, message.body, message.error) == (  # a file, not an emergency: normal urgency
         "Couldn't clean notes.jpg",
-        "not an image: the content is text",
-        True,
+        "Not an image: the content is text; nothing was published.",
+        False,
     )
 
 
@@ -95,12 +95,12 @@ def test_burst_summary_counts_by_class() -> None:
         cleaned(f"{i}.jpg", Kind.DEVICE, *([Kind.GPS] if i < 41 else []), *([Kind.VIDEO] if i < 3 else []))
         for i in range(48)
     ]
-    batch.append(Result(Path("/in/bad.jpg"), Status.REFUSED, reason="truncated"))
+    batch.append(Result(Path("/in/bad.jpg"), Status.REFUSED, reason="truncated", problem=Truncated))
     message = for_burst(batch, Path("/out/Safe to share"))
     assert message.title == "Cleaned 48 photos, 1 couldn't be cleaned"
     assert message.body.splitlines() == [
         "41 had a location, 48 named the device, 3 carried a motion video.",
-        "Couldn't clean: bad.jpg (truncated).",
+        "Couldn't clean: bad.jpg (truncated; looks unfinished, tried again when it changes).",
         "Copies in Safe to share.",
     ]
 
@@ -194,7 +194,7 @@ def test_notifier_coalesces_and_logs_a_dead_end_once(caplog: pytest.LogCaptureFi
     class Dead(Backend):
         name = "dead"
 
-        def send(self, title: str, body: str, error: bool = False) -> None:
+        def show(self, title: str, body: str, error: bool) -> None:
             raise DeliveryError("no service")
 
     notifier = Notifier(NotifyConfig(burst_seconds=0.2), Path("/out"), backends=[Dead(), Dead()])
@@ -254,8 +254,8 @@ def test_end_to_end_burst_of_50_is_one_summary_and_failures_are_said(tmp_path: P
         failure = wait_until(lambda: recorder.received()[1:])
     assert [n["summary"] for n in got] == ["Cleaned 50 photos"]
     assert got[0]["body"].startswith("50 had a location, 50 had the capture time, 50 named the device")
-    assert failure[0]["summary"] == "Couldn't clean notes.jpg" and failure[0]["urgency"] == 2
-    assert "not an image" in failure[0]["body"]
+    assert failure[0]["summary"] == "Couldn't clean notes.jpg" and failure[0]["urgency"] == 1
+    assert failure[0]["body"] == "Not an image: the content is text; nothing was published."
 
 
 def test_errors_only_setting(tmp_path: Path) -> None:
@@ -286,45 +286,19 @@ def test_no_notification_server_logs_once_and_keeps_cleaning(tmp_path: Path) -> 
     assert len(run.outputs()) == 3
 
 
-def test_real_notification_server_dunst(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_notification_server_dunst(monkeypatch: pytest.MonkeyPatch) -> None:
     """dunst, a real notification daemon, on Xvfb and a private bus: `dunstctl history`
     shows what safeshare sent."""
-    if not all(shutil.which(t) for t in ("dunst", "dunstctl", "Xvfb")):
-        pytest.skip("dunst, dunstctl and Xvfb are needed (Debian: apt-get install dunst xvfb)")
-    display = f":{90 + os.getpid() % 50}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
-    try:
-        with private_session_bus() as address:
-            monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
-            env = {**os.environ, "DISPLAY": display}
-            dunst = subprocess.Popen(["dunst"], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-            try:
-                wait_until(
-                    lambda: (
-                        subprocess.run(["dunstctl", "is-paused"], env=env, capture_output=True).returncode
-                        == 0
-                    )
-                )
-                notifier = Notifier(
-                    NotifyConfig(burst_seconds=0.1), Path("/out"), [FreedesktopBackend()], describe_position
-                )
-                notifier.file_done(cleaned("IMG_9.jpg", Kind.GPS, Kind.DEVICE))
-                notifier.close()
-                subprocess.run(["dunstctl", "close-all"], env=env, check=False)
-                history = wait_until(lambda: _dunst_history(env))
-            finally:
-                dunst.terminate()
-                dunst.wait(timeout=10)
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=10)
+    with running_dunst() as env:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
+        notifier = Notifier(
+            NotifyConfig(burst_seconds=0.1), Path("/out"), [FreedesktopBackend()], describe_position
+        )
+        notifier.file_done(cleaned("IMG_9.jpg", Kind.GPS, Kind.DEVICE))
+        notifier.close()
+        subprocess.run(["dunstctl", "close-all"], env=env, check=False)
+        history = wait_until(lambda: dunst_history(env))
     assert history[0]["summary"]["data"] == "Photo cleaned: IMG_9.jpg"
     assert history[0]["body"]["data"].startswith(
         "Removed: location (near Paris, FR), device (Apple iPhone 13 Pro)"
     )
-
-
-def _dunst_history(env: dict[str, str]) -> list[dict[str, Any]]:
-    out = subprocess.run(["dunstctl", "history"], env=env, capture_output=True, text=True).stdout
-    data: list[list[dict[str, Any]]] = json.loads(out or "{}").get("data", [[]])
-    return data[0]

@@ -19,6 +19,7 @@ from PIL import Image
 
 from safeshare.config import VisionConfig
 from safeshare.pipeline import Status
+from safeshare.report import clean_line
 from safeshare.vision import installed
 from safeshare.vision.report import Visible
 from safeshare.vision.step import VisionStep
@@ -228,12 +229,19 @@ def test_redaction_fills_solid_boxes_and_keeps_the_largest_face(tmp_path: Path) 
     config = VisionConfig(redact=("faces-except-largest", "text", "codes"))
     result = cleaned_with(config, tmp_path / "party.jpg", tmp_path / "o")
     assert result.status is Status.CLEANED and result.reencoded and result.visible is not None
-    assert any("redacted:" in note for note in result.notes)
+    filled = result.filled
+    assert filled is not None and filled.faces and filled.texts and filled.codes
+    # What was filled in is said as filled in, and never as still visible.
+    assert filled.filled_in() in result.notes and filled.filled_in().endswith("filled in")
+    assert len(result.visible.faces) == 1 and not result.visible.texts and not result.visible.codes
+    line = clean_line(result)
+    assert line.count("re-encoded") == 1 and "still visible: your face" in line, line
+    assert "readable text" not in line and "QR code" not in line, line
     assert result.output is not None
     with Image.open(result.output) as out:
-        largest, *others = result.visible.faces
-        assert _solid(out, others[0].box) and not _solid(out, largest.box)
-        assert _solid(out, result.visible.texts[0].box) and _solid(out, result.visible.codes[0].box)
+        (largest,) = result.visible.faces
+        assert all(_solid(out, other.box) for other in filled.faces) and not _solid(out, largest.box)
+        assert _solid(out, filled.texts[0].box) and _solid(out, filled.codes[0].box)
 
 
 def test_redacting_an_animation_keeps_only_the_frame_it_looked_at(tmp_path: Path) -> None:
@@ -243,11 +251,11 @@ def test_redacting_an_animation_keeps_only_the_frame_it_looked_at(tmp_path: Path
     frames = [astronaut, astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT), astronaut]
     frames[0].save(tmp_path / "wave.gif", save_all=True, append_images=frames[1:], duration=100)
     result = cleaned_with(VisionConfig(redact=("faces",)), tmp_path / "wave.gif", tmp_path / "o")
-    assert result.status is Status.CLEANED and result.output is not None and result.visible is not None
+    assert result.status is Status.CLEANED and result.output is not None and result.filled is not None
     assert "redacted: only the first of 3 frames kept" in result.notes
     with Image.open(result.output) as out:
         assert getattr(out, "n_frames", 1) == 1
-        assert _solid(out, result.visible.faces[0].box)
+        assert _solid(out, result.filled.faces[0].box)
 
 
 def _solid(image: Image.Image, box: tuple[float, float, float, float]) -> bool:
@@ -303,14 +311,19 @@ def test_daemon_notification_says_what_is_visible_after_publishing(tmp_path: Pat
         run.pictures.mkdir(parents=True)
         with run:
             shutil.copy(tmp_path / "party.jpg", run.pictures / "party.jpg")
-            for i in range(20):  # a burst right behind it: cleaned before anything is looked at
+            for i in range(29):  # a burst right behind it: cleaned before anything is looked at
                 (run.pictures / f"import_{i:02d}.jpg").write_bytes(photo(300 + i))
             got = wait_until(recorder.received, timeout=120)
             heard = time.time()
             published = [p.stat().st_mtime for p in run.outputs()]
-    assert len(published) == 21 and max(published) < heard
-    bodies = " ".join(n["body"] for n in got)
-    assert "Also visible: " in bodies and "face" in bodies and "QR code" in bodies, bodies
+            got = wait_until(lambda: recorder.received()[1:] and recorder.received(), timeout=180)
+            time.sleep(2)
+            got = recorder.received()
+    assert len(published) == 30 and max(published) < heard
+    # One summary for the burst, then one more for what it shows: never one per photo.
+    assert [n["summary"] for n in got] == ["Cleaned 30 photos", "Visible in 1 of the 30 photos just cleaned"]
+    body = got[1]["body"]
+    assert "1 shows faces: party.jpg" in body and "1 shows a QR code or barcode: party.jpg" in body, body
 
 
 def _loaded_by(pid: int) -> set[str]:

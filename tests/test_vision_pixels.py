@@ -44,11 +44,12 @@ def test_a_16_bit_grey_picture_is_looked_at_in_its_real_tones(tmp_path: Path) ->
     with Image.open(tmp_path / "astro16.png") as check:
         assert check.mode.startswith("I")
     result = _redacted(tmp_path / "astro16.png", tmp_path / "o", "faces")
-    assert result.status is Status.CLEANED and result.visible is not None and result.visible.faces
+    assert result.status is Status.CLEANED and result.filled is not None and result.filled.faces
+    assert result.visible is not None and not result.visible.faces  # filled in: not said as visible
     assert result.output is not None and result.reencoded
     with Image.open(result.output) as out:
         tones = np.asarray(out.convert("L"))
-        x0, y0, x1, y1 = (round(v) for v in result.visible.faces[0].box)
+        x0, y0, x1, y1 = (round(v) for v in result.filled.faces[0].box)
         assert tones[y0:y1, x0:x1].max() <= 16  # filled
         assert 60 < tones.mean() < 200  # the picture's tones, not clipped to white
 
@@ -59,12 +60,12 @@ def test_text_drawn_on_transparency_is_read_and_filled(
 ) -> None:
     _text_on_transparency(colour).save(tmp_path / "note.png")
     result = _redacted(tmp_path / "note.png", tmp_path / "o", "text")
-    assert result.status is Status.CLEANED and result.visible is not None
-    assert any("hunter" in seen.text.lower() for seen in result.visible.texts)
+    assert result.status is Status.CLEANED and result.filled is not None
+    assert any("hunter" in seen.text.lower() for seen in result.filled.texts)
     assert result.output is not None
     with Image.open(result.output) as out:
         assert out.mode == "RGBA"  # transparency kept
-        x0, y0, x1, y1 = (round(v) for v in result.visible.texts[0].box)
+        x0, y0, x1, y1 = (round(v) for v in result.filled.texts[0].box)
         area = np.asarray(out)[y0:y1, x0:x1]
         assert (area[..., 3] == 255).all() and area[..., :3].max() <= 16  # solid, opaque black
 
@@ -119,3 +120,42 @@ def test_a_sliver_of_a_picture_is_looked_at_without_failing(tmp_path: Path, size
     Image.new("RGB", size, (120, 160, 200)).save(tmp_path / "sliver.png")
     result = _redacted(tmp_path / "sliver.png", tmp_path / "o", "faces", "text", "codes")
     assert result.status is Status.CLEANED, result.reason
+
+
+def test_redaction_looks_at_and_fills_the_clean_copy_not_the_original(tmp_path: Path) -> None:
+    """An AVIF whose clean aperture crops the face away: redaction must work on the cropped
+    clean copy. Decoding the original again would publish the pixels the crop hides."""
+    import io
+
+    from tests import isobmff_edit as edit
+
+    buffer = io.BytesIO()
+    _astronaut().save(buffer, "AVIF", quality=90)
+    # the bottom-right quarter: the face (180..270, 60..177) is outside it
+    data = edit.add_properties(buffer.getvalue(), [edit.clap((256, 1), (256, 1), (128, 1), (128, 1))])
+    (tmp_path / "crop.avif").write_bytes(data)
+    result = _redacted(tmp_path / "crop.avif", tmp_path / "o", "faces")
+    assert result.status is Status.CLEANED and result.output is not None, result.reason
+    with Image.open(result.output) as out:
+        assert out.size == (256, 256)
+    assert result.visible is not None and not result.visible.faces and not result.filled
+
+
+def test_faces_in_a_scrolling_screenshot_are_found_and_filled(tmp_path: Path) -> None:
+    """1080 x 16000 with eight faces 300 px tall: shrunk whole to the face detector's size,
+    they would be 30 px and missed, and the redacted copy would publish them."""
+    face = _astronaut().crop((130, 10, 320, 227)).resize((260, 300))  # the face, with a margin
+    page = Image.new("RGB", (1080, 16000), (236, 236, 240))
+    spots = [(100 + (i % 2) * 600, 400 + i * 1950) for i in range(8)]
+    for spot in spots:
+        page.paste(face, spot)
+    page.save(tmp_path / "chat.png")
+    result = _redacted(tmp_path / "chat.png", tmp_path / "o", "faces")
+    assert result.status is Status.CLEANED and result.filled is not None, result.reason
+    assert len(result.filled.faces) == 8, result.filled
+    assert result.output is not None
+    with Image.open(result.output) as out:
+        tones = np.asarray(out.convert("L"))
+    for x, y in spots:
+        centre = tones[y + 100 : y + 200, x + 80 : x + 180]
+        assert centre.max() <= 16  # each face filled solid

@@ -7,22 +7,35 @@ errors (bad arguments, invalid configuration).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safeshare import __version__, logsetup
 from safeshare import config as config_mod
 from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
-from safeshare.errors import ConfigError, SafeshareError
+from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable
 from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline
+from safeshare.printable import printable
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
 from safeshare.vision.step import VisionStep
 
+if TYPE_CHECKING:
+    from safeshare.notify import Notifier
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
+NOT_RUNNING = "not-running.json"  # in the state folder: what was said, and when
+REPEAT_NOTICE = 6 * 3600.0  # "safeshare is not running" for one reason: said again after this
+
+
+def say(text: str) -> None:
+    """An error on stderr as one line: paths and reasons may hold control characters."""
+    print(printable(text), file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_mod.load(args.config)
     except ConfigError as exc:
-        print(f"safeshare: {exc}", file=sys.stderr)
+        say(f"safeshare: {exc}")
+        if args.command == "run":  # the service would stop without a word: it is said
+            from safeshare.config import NotifyConfig
+            from safeshare.notify import Notifier
+
+            notifier = Notifier(NotifyConfig(), Path(), start=False)
+            tell_not_running(notifier, exc)
         return EXIT_USAGE
     commands = {
         "clean": run_clean,
@@ -114,19 +133,54 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
         config.notify, config.output, place=describe_position if config.notify.place_names else None
     )
     try:
-        return Daemon(config, on_result=notifier.file_done, notice=notifier.notice).run()
+        daemon = Daemon(
+            config, on_result=notifier.file_done, notice=notifier.notice, on_seen=notifier.file_seen
+        )
+        notifier.busy = daemon.cleaning_soon  # a burst is summed up once it is all cleaned
+        return daemon.run()
     except AlreadyRunning as exc:
-        print(f"safeshare: {exc}", file=sys.stderr)
+        say(f"safeshare: {exc}")
         return EXIT_FAILED
-    except ConfigError as exc:
-        print(f"safeshare: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SafeshareError as exc:  # e.g. the ledger cannot be opened: said in one line, logged
+    except SafeshareError as exc:  # the ledger cannot be opened; ConfigError, VisionUnavailable
         logging.getLogger("safeshare").error("cannot run: %s", exc)
-        print(f"safeshare: cannot run: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        say(f"safeshare: cannot run: {exc}")
+        tell_not_running(notifier, exc)
+        # A configuration problem: restarting would not mend it (the systemd unit does not).
+        return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
+    else:
+        (paths.state_dir() / NOT_RUNNING).unlink(missing_ok=True)  # ran and stopped: said anew
     finally:
         notifier.close()
+
+
+def tell_not_running(notifier: Notifier, exc: Exception) -> None:
+    from safeshare import paths
+
+    if notifier.settings.when != "never" and not_running_is_news(paths.state_dir(), str(exc)):
+        notifier.notice("safeshare is not running", f"{exc}.")
+
+
+def not_running_is_news(state_dir: Path, reason: str, now: float | None = None) -> bool:
+    """True unless the same reason was said within REPEAT_NOTICE seconds: a service manager
+    that restarts a daemon refused for the same reason (launchd, the Windows task) must not
+    bring the same notification every minute."""
+    import json
+    import time
+
+    now = time.time() if now is None else now
+    record = state_dir / NOT_RUNNING
+    try:
+        said = json.loads(record.read_text(encoding="utf-8"))
+        if said.get("reason") == reason and now - float(said.get("at", 0)) < REPEAT_NOTICE:
+            return False
+    except (OSError, ValueError, AttributeError):
+        pass  # never said, or unreadable: say it
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"reason": reason, "at": now}), encoding="utf-8")
+    except OSError:
+        pass  # cannot remember it: it may be said again, which is better than never
+    return True
 
 
 def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -144,7 +198,7 @@ def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:
             print(f"{'dry run: ' if args.dry_run else ''}removing the {backend.name}")
             backend.uninstall(args.dry_run, sys.stdout)
     except (ServiceError, OSError) as exc:
-        print(f"safeshare: {exc}", file=sys.stderr)
+        say(f"safeshare: {exc}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -170,7 +224,11 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
         return EXIT_USAGE
     jobs, skipped = collect(args.paths, out_dir)
     workers = workers_for(jobs)
-    vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
+    try:
+        vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
+    except VisionUnavailable as exc:  # never a copy that keeps what the user asked to hide
+        say(f"safeshare: nothing cleaned: {config.source or 'configuration'}: {exc}")
+        return EXIT_USAGE
     pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to, workers), vision)
     progress = Progress(len(jobs))
     status = EXIT_OK
@@ -196,7 +254,9 @@ def run_inspect(args: argparse.Namespace, config: config_mod.Config) -> int:
     status = EXIT_OK
     max_bytes = config.clean.max_file_mb << 20
     jobs, _ = collect(args.paths, None)
-    vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
+    # inspect publishes nothing, so it needs no redaction: it looks if it can
+    looking = dataclasses.replace(config.vision, redact=())
+    vision = VisionStep.if_available(looking, config.clean.max_pixels, not args.no_vision)
     try:
         for job in jobs:
             report = inspect_file(job.source, max_bytes, vision)

@@ -117,6 +117,10 @@ def from_table(table: dict[str, Any], path: Path) -> Config:
     daemon = _build(DaemonConfig, table.get("daemon", {}), path, "daemon.")
     notify = _build(NotifyConfig, table.get("notify", {}), path, "notify.")
     vision = _build(VisionConfig, table.get("vision", {}), path, "vision.")
+    if vision.redact and not vision.enabled:
+        raise ConfigError(
+            f"{path}: vision.redact needs vision.enabled = true (with vision off nothing is filled in)"
+        )
     return Config(output, watches, clean, daemon, notify, vision, path)
 
 

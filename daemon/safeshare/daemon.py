@@ -66,6 +66,7 @@ class Daemon:
         state_dir: Path | None = None,
         on_result: OnResult | None = None,
         notice: Notice | None = None,
+        on_seen: OnResult | None = None,
     ) -> None:
         self.config = config
         self.state_dir = state_dir or paths.state_dir()
@@ -77,7 +78,10 @@ class Daemon:
                     f"{config.source or 'defaults'}: {watch.path} is the output folder or inside it; "
                     "it cannot be watched (its pictures would never be cleaned)"
                 )
+        # on_result: every file's outcome, at once; on_seen: a published file once the vision
+        # step has looked at it (its result said `looking`), or was stopped before it could.
         self.on_result = on_result or (lambda result: None)
+        self.on_seen = on_seen or (lambda result: None)
         self.notice = notice or (lambda title, body: None)
         self.notices: list[str] = []  # what was said, for `safeshare status`
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
@@ -89,7 +93,7 @@ class Daemon:
         self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
         self.catchup = CatchUp(self.settler, self.output, config.daemon.first_start)
-        handler = EventFilter(self.settler.touch, self.settler.forget, self.catchup.new_folder, self.output)
+        handler = EventFilter(self.settler.touch, self._gone, self.catchup.new_folder, self.output)
         self.observer = make_observer(timeout=5)
         self.folders = Folders(
             config.watch,
@@ -112,7 +116,7 @@ class Daemon:
             self.ledger, _ = open_ledger(self.state_dir / "ledger.sqlite3", on_notice=self._ledger_replaced)
             self.catchup.ledger = self.ledger
             if self.vision is not None and not self.vision.redacts:
-                self.look_later = LookLater(self.vision, self._busy, self.on_result)
+                self.look_later = LookLater(self.vision, self.cleaning_soon, self.on_seen)
             self.handler = FileHandler(
                 self.pipeline,
                 self.ledger,
@@ -192,8 +196,16 @@ class Daemon:
         self._write_state()
         self.notice(title, body)
 
-    def _busy(self) -> bool:
-        return cleaning_waits(self.queue, self.settler)
+    def cleaning_soon(self) -> bool:  # a file is being cleaned or due within seconds
+        working = self.handler is not None and self.handler.current is not None
+        return working or cleaning_waits(self.queue, self.settler)
+
+    def _gone(self, path: Path) -> None:
+        """Deleted or moved away: its copy is no longer its to replace (a new photo by that name
+        gets a name of its own)."""
+        self.settler.forget(path)
+        if self.handler is not None:
+            self.handler.released.add(path)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -64,6 +64,11 @@ class ConfigError(SafeshareError):
     """Invalid configuration file: names the file, the key and what was expected."""
 
 
+class VisionUnavailable(ConfigError):
+    """Redaction is configured but the vision extra is not installed or does not load (or
+    was turned off): nothing would be filled in, so nothing is cleaned."""
+
+
 class LedgerError(SafeshareError):
     """The ledger cannot be read or written now (another process held it past the bounded
     wait, disk full, I/O error): nothing was recorded, so the caller tries the file later."""

@@ -69,12 +69,15 @@ class FileHandler:
         self.settler = settler
         self.output = output
         self.on_result = on_result
-        self.look_later = look_later  # clean copies are looked at (vision) before being reported
+        self.look_later = look_later  # clean copies are looked at (vision) after being reported
         self.tries: dict[Path, int] = {}
         self.output_failures: dict[Path, int] = {}
         self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
         self.delayed: set[Path] = set()  # files a busy ledger held up (not crashes)
+        # Files deleted or moved away since their copy was published: a file that appears at
+        # that path later is another photo, and the earlier copy is not its to replace.
+        self.released: set[Path] = set()
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
@@ -210,7 +213,9 @@ class FileHandler:
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
             path = ready.folder / candidate.name
             owner = self.ledger.owner_of(path)
-            if owner == source or (owner is None and not ready.taken(candidate.name)):
+            ours = owner == source and source not in self.released
+            taken = ready.taken(candidate.name)
+            if ours or (owner is None and not taken):
                 self.ledger.record(
                     source,
                     Disposition.WORKING,
@@ -222,11 +227,12 @@ class FileHandler:
                     history=False,
                 )
                 # Our own copy is replaced only if nobody changed it since we wrote it.
-                mine = owner == source
                 result = ready.commit(
-                    candidate.name, replace=mine, owned_since=self._owned(source) if mine else None
+                    candidate.name, replace=ours, owned_since=self._owned(source) if ours else None
                 )
                 if result is not None:
+                    result.updated = ours and taken  # an earlier copy of this file was replaced
+                    self.released.discard(source)
                     return result
             n += 1
             candidate = numbered(wanted, n)
@@ -266,10 +272,12 @@ class FileHandler:
             self._record(disposition, attempt, history=disposition is not Disposition.DUPLICATE)
         if disposition is Disposition.SKIPPED:
             return  # videos, documents: noted, not nagged about
-        if self.look_later is not None and disposition is Disposition.PUBLISHED and result.visible is None:
+        result.disposition = disposition
+        look = self.look_later is not None and disposition is Disposition.PUBLISHED and result.visible is None
+        result.looking = look  # reported now; what it shows is reported once it was looked at
+        self.on_result(result)
+        if look and self.look_later is not None:
             self.look_later.submit(result)
-        else:
-            self.on_result(result)
 
     def _record(self, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
         result, seen = attempt.result, attempt.seen

@@ -7,12 +7,16 @@ time, device (Apple iPhone 13 Pro), ...". A burst: "Cleaned 48 photos" / "41 had
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeshare.disposition import Disposition
+from safeshare.errors import EmptyFile, InputError, OutputError, TooLarge, Truncated
 from safeshare.findings import Finding, Kind, shorten
 from safeshare.pipeline import Result
+from safeshare.printable import printable
 
 # Phrase groups, most sensitive first: (kinds, phrase for one file, phrase for a count).
 GROUPS: list[tuple[frozenset[Kind], str, str]] = [
@@ -25,7 +29,8 @@ GROUPS: list[tuple[frozenset[Kind], str, str]] = [
     (frozenset({Kind.THUMBNAIL, Kind.SECONDARY_IMAGE}), "hidden pictures", "hid extra pictures"),
     (frozenset({Kind.VIDEO}), "motion-photo video", "carried a motion video"),
     (frozenset({Kind.TRAILER}), "data after the image", "had data after the image"),
-    (frozenset({Kind.HISTORY, Kind.SOFTWARE}), "editing history", "had editing history"),
+    (frozenset({Kind.HISTORY}), "editing history", "had editing history"),
+    (frozenset({Kind.SOFTWARE}), "software version", "named the software"),
     (frozenset({Kind.AI_PROMPT}), "image-generator prompt", "had a generator prompt"),
     (frozenset({Kind.PROVENANCE}), "content credentials", "had content credentials"),
     (frozenset({Kind.XATTR}), "download address", "had a download address"),
@@ -33,6 +38,8 @@ GROUPS: list[tuple[frozenset[Kind], str, str]] = [
     (frozenset({Kind.FILENAME}), "revealing file name", "had a revealing name"),
     (frozenset({Kind.TEXT, Kind.CAMERA_SETTINGS, Kind.OTHER}), "other metadata", "had other metadata"),
 ]
+FORMAT_NAMES = {"HEIF": "HEIC"}  # what phones and file managers call it
+SHOWN = 3  # names listed in a sentence; the rest are counted ("+ 2 more")
 PlaceLookup = Callable[[str], str | None]  # "48.8584 N, 2.2945 E" -> "near Paris, FR"
 
 
@@ -53,9 +60,15 @@ def fit(text: str, limit: int) -> str:
 
 
 def name_of(path: Path) -> str:
-    """A file name as one printable line (newlines and control characters become spaces)."""
-    flat = shorten(path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), 10_000)
-    return fit(flat, 80)
+    """A file name as one line of at most 80 characters that shows what the name holds:
+    newlines, control and bidi characters escaped ('\\n', '\\x1b'), bytes that are not UTF-8
+    as '\\xff' (see printable), so no name can add a line or pose as another text."""
+    return printable(path.name, 80, "…")
+
+
+def path_of(path: Path) -> str:
+    """A whole path as one line, escaped as names are."""
+    return printable(str(path), 400, "…")
 
 
 def removed_phrases(findings: Sequence[Finding], detail: str, place: PlaceLookup | None) -> list[str]:
@@ -80,34 +93,64 @@ def _detail(group: frozenset[Kind], findings: Sequence[Finding], place: PlaceLoo
         return f" ({where})" if where else ""
     if Kind.DEVICE in group:
         camera = next((f.value for f in findings if f.kind is Kind.DEVICE and f.what == "camera"), "")
-        return f" ({shorten(camera, 40)})" if camera else ""
+        if camera:
+            return f" ({printable(shorten(camera, 40))})"
+        devices = [f for f in findings if f.kind in group]
+        # A stock colour profile names its vendor (IEC, Apple): said as such, not as a camera.
+        return " (in the colour profile)" if all("colour profile" in f.what for f in devices) else ""
     return ""
 
 
 def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = None) -> Message:
     if not result.ok:
         return for_failure(result)
-    noun = "Screenshot" if "screenshot" in result.source.name.lower() else "Photo"
+    noun = _noun(result)
     if result.already is not None:
         return Message(
             f"{noun} already cleaned: {name_of(result.source)}",
-            f"The same picture is already in {result.already.parent.name} as {name_of(result.already)}.",
+            f"The same picture is already in {name_of(result.already.parent)} as {name_of(result.already)}.",
         )
-    title = f"{noun} cleaned: {name_of(result.source)}"
+    title = f"{noun} {'updated' if result.updated else 'cleaned'}: {name_of(result.source)}"
     phrases = removed_phrases(result.findings.items, detail, place)
-    where = (
-        f"Clean copy: {result.output}" if detail == "full" and result.output else "The clean copy is ready."
-    )
-    visible = f"\nAlso visible: {result.visible.describe(detail)}." if result.visible else ""
-    if not phrases:
-        return Message(title, f"It carried no metadata.{visible}\n{where}")
-    return Message(title, f"Removed: {', '.join(phrases)}.{visible}\n{where}")
+    lines = [f"Removed: {', '.join(phrases)}." if phrases else "It carried no metadata."]
+    if result.filled:
+        lines.append(f"{_first_upper(result.filled.filled_in())}.")
+    if result.visible:
+        still = "Still visible" if result.filled else "Also visible"
+        lines.append(f"{still}: {result.visible.describe(detail)}.")
+    elif result.looking and result.visible is None:
+        lines.append("What it shows could not be checked.")
+    converted = _converted(result)
+    if converted:
+        lines.append(f"{converted}.")
+    said = result.filled.filled_in() if result.filled else ""
+    lines += [f"{_first_upper(note)}." for note in result.notes if note != said]  # frames, HDR, name
+    if detail == "full" and result.output:
+        lines.append(f"{'New clean copy' if result.updated else 'Clean copy'}: {path_of(result.output)}")
+    else:
+        lines.append("The clean copy is ready.")
+    return Message(title, "\n".join(lines))
 
 
 def for_failure(result: Result) -> Message:
-    return Message(
-        f"Couldn't clean {name_of(result.source)}", result.reason or result.status.value, error=True
-    )
+    """What went wrong and what happens next, at normal urgency: a file that could not be
+    cleaned is not an emergency, and nothing unclean was published."""
+    return Message(f"Couldn't clean {name_of(result.source)}", f"{_first_upper(reason_and_next(result))}.")
+
+
+def reason_and_next(result: Result) -> str:
+    """'could not write the clean copy (no space left on device); it will be tried again'."""
+    reason = (result.reason or result.status.value).rstrip(".")
+    problem = result.problem
+    if result.disposition is Disposition.RETRY_OUTPUT or (problem and issubclass(problem, OutputError)):
+        return f"could not write the clean copy ({reason}); it will be tried again"
+    if problem and issubclass(problem, Truncated | EmptyFile):
+        return f"the photo looks unfinished ({reason}); it will be tried again when it changes"
+    if problem and issubclass(problem, TooLarge):
+        return f"{reason}; nothing was published (the limits are in the [clean] settings)"
+    if problem and issubclass(problem, InputError):
+        return f"{reason}; nothing was published"
+    return f"{reason}; nothing was published, and it will be tried again when it changes"
 
 
 def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
@@ -123,13 +166,30 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
         if n:
             counts.append(f"{n} {counted}")
     lines = [", ".join(counts) + "." if counts else ("They carried no metadata." if cleaned else "")]
-    shown = _visible_counts(cleaned)
+    filled = sum(1 for r in cleaned if r.filled)
+    if filled:
+        lines.append(f"{filled} had what you asked to hide filled in.")
+    shown = _visible_counts([r for r in cleaned if not r.looking])  # looked at: said next
     if shown:
-        lines.append(f"Also visible: {shown}.")
+        lines.append(f"{'Still' if filled else 'Also'} visible: {shown}.")
+    updated = sum(1 for r in cleaned if r.updated)
+    if updated:
+        lines.append(
+            f"{updated} {'was' if updated == 1 else 'were'} updated (changed since their last copy)."
+        )
+    converted = Counter(r.output_format for r in cleaned if _converted(r))
+    for fmt, n in sorted(converted.items()):
+        lines.append(f"{n} {'was' if n == 1 else 'were'} converted to {fmt}.")
+    animations = sum(1 for r in cleaned if any("only the first frame kept" in n for n in r.notes))
+    if animations:
+        were = "was an animation" if animations == 1 else "were animations"
+        lines.append(f"{animations} {were}: only the first frame kept.")
+    hdr = sum(1 for r in cleaned if any("tone-mapped to sRGB" in n for n in r.notes))
+    if hdr:
+        lines.append(f"{hdr} HDR {'photo was' if hdr == 1 else 'photos were'} tone-mapped to sRGB.")
     if failed:
-        shown = ", ".join(f"{name_of(r.source)} ({r.reason})" for r in failed[:3])
-        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-        lines.append(f"Couldn't clean: {shown}{more}.")
+        named = ", ".join(f"{name_of(r.source)} ({_short(r)})" for r in failed[:SHOWN])
+        lines.append(f"Couldn't clean: {named}{more(len(failed))}.")
     if already:
         where = f" in {output.name}" if output is not None else ""
         lines.append(
@@ -137,7 +197,53 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
         )
     if cleaned and output is not None:
         lines.append(f"Copies in {output.name}.")
-    return Message(title, "\n".join(line for line in lines if line), error=bool(failed) and not cleaned)
+    return Message(title, "\n".join(line for line in lines if line))
+
+
+def _short(result: Result) -> str:
+    """A failure in a burst: its reason, and what happens next in a few words."""
+    reason = printable(shorten(result.reason or result.status.value, 120)).rstrip(".")
+    problem = result.problem
+    if result.disposition is Disposition.RETRY_OUTPUT or (problem and issubclass(problem, OutputError)):
+        return f"could not write the copy: {reason}; will retry"
+    if problem and issubclass(problem, Truncated | EmptyFile):
+        return f"{reason}; looks unfinished, tried again when it changes"
+    return f"{reason}; not published"
+
+
+def for_visible(results: Sequence[Result]) -> Message | None:
+    """The one notification that follows a burst once its photos were looked at: which
+    show faces, readable text or codes, and how many could not be looked at (None when
+    nothing is to be said)."""
+    showing = [r for r in results if r.visible]
+    unseen = sum(1 for r in results if r.visible is None)
+    total = len(results)
+    photos = "the photo just cleaned" if total == 1 else f"the {total} photos just cleaned"
+    if not showing:
+        if not unseen:
+            return None
+        return Message(
+            f"Could not look at {photos}" if total == 1 else f"Could not look at {unseen} of {photos}",
+            "What they show (faces, text, codes) is not known.",
+        )
+    lines = []
+    for what, names in (
+        ("faces", [name_of(r.source) for r in showing if r.visible and r.visible.faces]),
+        ("readable text", [name_of(r.source) for r in showing if r.visible and r.visible.texts]),
+        ("a QR code or barcode", [name_of(r.source) for r in showing if r.visible and r.visible.codes]),
+    ):
+        if names:
+            verb = "shows" if len(names) == 1 else "show"
+            lines.append(f"{len(names)} {verb} {what}: {', '.join(names[:SHOWN])}{more(len(names))}.")
+    if unseen:
+        lines.append(f"{unseen} could not be looked at.")
+    title = f"Visible in {photos}" if total == 1 else f"Visible in {len(showing)} of {photos}"
+    return Message(title, "\n".join(lines))
+
+
+def more(n: int) -> str:
+    """' + 2 more' after the first SHOWN of n items: nothing is cut silently."""
+    return f" + {n - SHOWN} more" if n > SHOWN else ""
 
 
 def _visible_counts(cleaned: Sequence[Result]) -> str:
@@ -149,3 +255,18 @@ def _visible_counts(cleaned: Sequence[Result]) -> str:
         (sum(1 for v in pictures if v.codes), "showed a QR code or barcode"),
     ]
     return ", ".join(f"{n} {words}" for n, words in counts if n)
+
+
+def _noun(result: Result) -> str:
+    return "Screenshot" if "screenshot" in result.source.name.lower() else "Photo"
+
+
+def _converted(result: Result) -> str:
+    """'Converted from HEIC to JPEG' when the copy is in another format than the original."""
+    if not result.format or not result.output_format or result.format == result.output_format:
+        return ""
+    return f"Converted from {FORMAT_NAMES.get(result.format, result.format)} to {result.output_format}"
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -1,9 +1,14 @@
 """The daemon's notifications: one per file, one per burst, never a storm, never a crash.
 
-Results are collected until the folders have been quiet for `burst_seconds` (a camera
-import of 300 photos becomes one summary); then one message goes to the first backend
-that delivers. A backend that fails is logged once and the next one is tried; when none
-works, that is logged once and the daemon goes on cleaning.
+Results are collected until the folders have been quiet for `burst_seconds` and no file is
+about to be cleaned (a camera import of 300 photos becomes one summary, however long it
+takes; a stream that never stops is still summed up every MAX_WAIT). With the vision extra,
+a published file is reported `looking`: a single photo's notification waits for its look
+(one notification that says what it shows); a burst's summary goes at once, and what the
+burst shows follows as at most one more notification, once all of it was looked at. Each
+message goes to the first backend that delivers; a backend that fails is logged once and
+the next one is tried; when none works, that is logged once and the daemon goes on.
+`poll` decides what to say at a given time (tests call it with their own clock).
 """
 
 from __future__ import annotations
@@ -12,15 +17,28 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from safeshare.config import NotifyConfig
-from safeshare.messages import Message, PlaceLookup, fit, for_burst, for_file
+from safeshare.messages import Message, PlaceLookup, fit, for_burst, for_file, for_visible
 from safeshare.notify_backends import Backend, DeliveryError, backends_for_this_os
 from safeshare.pipeline import Result
 
 log = logging.getLogger(__name__)
-MAX_WAIT = 15.0  # a burst that keeps going is still reported at least this often
+MAX_WAIT = 1800.0  # files that keep coming (a 300-photo redacted import) are summed up this often
+BUSY_RECHECK = 0.5  # quiet but files about to be cleaned: asked again this soon
+LOOK_WAIT = 120.0  # a single photo's notification waits at most this long for its look
+LOOK_WAIT_EACH = 30.0  # and a burst's "what they show" this much more per photo
+
+
+@dataclass
+class _Looks:
+    """Results whose looks are awaited: `single` holds back the file's one notification."""
+
+    results: list[Result]
+    single: bool
+    deadline: float
 
 
 class Notifier:
@@ -31,20 +49,25 @@ class Notifier:
         backends: list[Backend] | None = None,
         place: PlaceLookup | None = None,
         clock: Callable[[], float] = time.monotonic,
+        start: bool = True,
     ) -> None:
         self.settings = settings
         self.output = output
         self.backends = backends if backends is not None else backends_for_this_os()
         self.place = place
         self.clock = clock
+        self.busy: Callable[[], bool] = lambda: False  # files about to be cleaned (the daemon's)
         self._pending: list[Result] = []
         self._first = self._last = 0.0
+        self._looking: set[int] = set()  # results (by id) whose look is still to come
+        self._groups: list[_Looks] = []
         self._cond = threading.Condition()
         self._closed = False
         self._reported: set[str] = set()  # failures already logged: each is logged once
         self._all_failed_logged = False
         self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
-        self._thread.start()
+        if start:
+            self._thread.start()
 
     def file_done(self, result: Result) -> None:
         """Called by the daemon for every finished file (from its worker thread)."""
@@ -56,6 +79,14 @@ class Notifier:
                 self._first = now
             self._pending.append(result)
             self._last = now
+            if result.looking:
+                self._looking.add(id(result))
+            self._cond.notify()
+
+    def file_seen(self, result: Result) -> None:
+        """Called once a `looking` result was looked at (its `visible` set) or given up on."""
+        with self._cond:
+            self._looking.discard(id(result))
             self._cond.notify()
 
     def notice(self, title: str, body: str) -> None:
@@ -73,27 +104,56 @@ class Notifier:
 
     def _run(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
-            if batch:
-                self.deliver(self.compose(batch))
-
-    def _next_batch(self) -> list[Result] | None:
-        with self._cond:
-            while True:
-                if self._pending:
-                    quiet_until = self._last + self.settings.burst_seconds
-                    due = min(quiet_until, self._first + MAX_WAIT)
-                    wait = due - self.clock()
-                    if wait <= 0 or self._closed:
-                        batch, self._pending = self._pending, []
-                        return batch
+            with self._cond:
+                closing = self._closed
+                messages, wait = self._poll(closing)
+                if not messages:
+                    if closing and not self._pending and not self._groups:
+                        return
                     self._cond.wait(wait)
-                elif self._closed:
-                    return None
-                else:
-                    self._cond.wait()
+                    continue
+            for message in messages:
+                self.deliver(message)
+
+    def poll(self, closing: bool = False) -> tuple[list[Message], float | None]:
+        """What is to be said now, and in how many seconds to ask again (None: when a file
+        comes). `closing`: everything still held is said."""
+        with self._cond:
+            return self._poll(closing)
+
+    def _poll(self, closing: bool) -> tuple[list[Message], float | None]:
+        now, out = self.clock(), []
+        if self._pending and (closing or self._burst_over(now)):
+            batch, self._pending = self._pending, []
+            # Every result that is looked at is said in the second message, whether its look
+            # came before this summary or comes after it: one count for the whole burst.
+            waiting = [r for r in batch if r.looking]
+            if len(batch) == 1 and id(batch[0]) in self._looking:
+                self._groups.append(_Looks(batch, True, now + LOOK_WAIT))
+            elif len(batch) == 1:
+                out.append(self.compose(batch))
+            else:
+                out.append(self.compose(batch))
+                if waiting:
+                    self._groups.append(
+                        _Looks(waiting, False, now + LOOK_WAIT + LOOK_WAIT_EACH * len(waiting))
+                    )
+        for group in list(self._groups):
+            if closing or now >= group.deadline or not any(id(r) in self._looking for r in group.results):
+                self._groups.remove(group)
+                self._looking.difference_update(id(r) for r in group.results)
+                said = self.compose(group.results) if group.single else for_visible(group.results)
+                out += [said] if said is not None else []
+        waits = [g.deadline - now for g in self._groups]
+        if self._pending:
+            quiet = self._last + self.settings.burst_seconds
+            waits.append(BUSY_RECHECK if now >= quiet else min(quiet, self._first + MAX_WAIT) - now)
+        return out, max(0.01, min(waits)) if waits else None
+
+    def _burst_over(self, now: float) -> bool:
+        if now >= self._first + MAX_WAIT:
+            return True
+        return now >= self._last + self.settings.burst_seconds and not self.busy()
 
     def compose(self, batch: list[Result]) -> Message:
         if len(batch) == 1:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safeshare import isolation
+from safeshare.disposition import Disposition
 from safeshare.errors import InputError, SafeshareError, VerificationError
 from safeshare.fileio import Opener, Source, open_path, read_input
 from safeshare.findings import Findings
@@ -88,6 +89,10 @@ class Result:
     visible: Visible | None = None  # what the picture shows (vision extra), when looked at
     sha256: str | None = None  # of the input bytes, once read
     already: Path | None = None  # the same copy was already published there (a duplicate)
+    filled: Visible | None = None  # what redaction filled in (never said to be visible)
+    updated: bool = False  # it replaced this file's own earlier copy (the file had changed)
+    looking: bool = False  # the daemon is looking at what it shows: a second report follows
+    disposition: Disposition | None = None  # what the daemon decided (None in `clean`)
 
     @property
     def ok(self) -> bool:
@@ -136,9 +141,9 @@ class Pipeline:
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
         readable = str(worker_source) if isinstance(worker_source, Path) else worker_source
         expected = pillow_view(readable, fmt.name, options.max_pixels) if fmt.lossless else None
-        visible = None
+        visible = filled = None
         if self.vision is not None and self.vision.redacts:
-            cleaned, visible = _redacted(self.vision, source, worker_source, fmt.name, cleaned, options)
+            cleaned, visible, filled = _redacted(self.vision, source, fmt.name, cleaned, options)
             expected = None if cleaned.reencoded else expected
         findings = Findings()
         findings.extend(cleaned.findings)
@@ -164,6 +169,7 @@ class Pipeline:
             name,
             visible,
             options.max_pixels,
+            filled,
         )
 
 
@@ -182,6 +188,7 @@ class Prepared:
     name: str  # the name it would like in the output folder
     visible: Visible | None
     max_pixels: int = 200_000_000
+    filled: Visible | None = None
 
     def stage(self, output: OutputFolder, subfolder: Path, mode: int | None = None) -> Ready | Result:
         """Write the clean copy as a temp file in `output`/`subfolder`, then verify it there.
@@ -214,6 +221,7 @@ class Prepared:
             notes=self.notes,
             visible=self.visible,
             sha256=self.sha256,
+            filled=self.filled,
         )
 
 
@@ -255,32 +263,32 @@ class Ready:
 def _redacted(
     vision: VisionStep,
     source: Path,
-    worker_source: Path | bytearray,
     input_format: str,
     cleaned: Cleaned,
     options: CleanOptions,
-) -> tuple[Cleaned, Visible]:
-    """The clean copy with what the user asked to hide filled in solid, or as it was when
-    nothing is to be hidden. Fails closed: without an analysis nothing is published."""
-    visible = vision.analyze(worker_source, source.name)
+) -> tuple[Cleaned, Visible, Visible | None]:
+    """The clean copy with what the user asked to hide filled in solid (or as it was when
+    nothing is to be hidden), what is still visible, and what was filled in. Fails closed:
+    without an analysis nothing is published. It looks at and fills in the clean copy, not the
+    input: what is published is what was looked at (a crop, a tone map or a frame choice made
+    while cleaning is never undone by decoding the original again)."""
+    published = bytearray(b"".join(cleaned.parts))
+    visible = vision.analyze(published, source.name)
     if visible is None:
         raise VerificationError("redaction was asked for, but what the picture shows could not be checked")
-    boxes = vision.boxes_to_hide(visible)
-    if not boxes:
-        return cleaned, visible
+    hidden = vision.to_hide(visible)
+    if not hidden:
+        return cleaned, visible, None
     as_png = cleaned.format not in ("JPEG", "TIFF")
-    out = vision.redact(worker_source, boxes, as_png, options.jpeg_quality)
+    out = vision.redact(published, hidden.boxes(), as_png, options.jpeg_quality)
     same = out.format == input_format or (out.format == "JPEG" and input_format in ("HEIF", "AVIF"))
     extension = cleaned.extension if same else by_name(out.format).canonical_suffix
     findings = Findings()
     findings.extend(cleaned.findings)
     findings.extend(out.findings)
-    notes = [
-        *cleaned.notes,
-        f"redacted: {len(boxes)} area{'s' if len(boxes) > 1 else ''} filled in, re-encoded",
-        *out.notes,
-    ]
+    notes = [*cleaned.notes, hidden.filled_in(), *out.notes]
     redacted = Cleaned(
         [out.data], out.format, findings, 1, True, extension, out.size, out.mode, notes, frames=1
     )
-    return redacted, visible
+    # Said as filled in, never as still visible.
+    return redacted, visible.without(hidden), hidden

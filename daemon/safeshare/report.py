@@ -11,11 +11,14 @@ from typing import Any, TextIO
 from safeshare.findings import shorten
 from safeshare.inspector import Report
 from safeshare.pipeline import Result, Status
+from safeshare.printable import printable
 
 
 def shown(path: Path) -> str:
-    """A path as one printable line (names may hold newlines or invalid UTF-8)."""
-    return shorten(str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), 400)
+    """A path as one line that shows what its names hold: newlines, control characters
+    (ESC, BEL, CR, backspace) and bidi overrides escaped, bytes that are not UTF-8 as '\\xff'
+    (see printable), so that no name can move the cursor or pose as another line."""
+    return printable(str(path), 400)
 
 
 def clean_line(result: Result) -> str:
@@ -30,7 +33,7 @@ def clean_line(result: Result) -> str:
     removed = result.findings.short_summary() or "no metadata found"
     notes = "".join(f"; {shorten(note, 400)}" for note in result.notes)
     if result.visible:
-        notes += f"; also visible: {result.visible.describe()}"
+        notes += f"; {'still' if result.filled else 'also'} visible: {result.visible.describe()}"
     assert result.output is not None
     return (
         f"cleaned: {shown(result.source)} -> {shown(result.output)} ({fmt}, {how}; removed: {removed}{notes})"
@@ -48,6 +51,7 @@ def clean_json(result: Result) -> str:
         "removed": [f.as_json() for f in result.findings],
         "notes": result.notes,
         "visible": result.visible.as_json() if result.visible is not None else None,
+        "filled_in": result.filled.as_json() if result.filled is not None else None,
     }
     if not result.ok:
         record["reason"] = result.reason
@@ -56,7 +60,7 @@ def clean_json(result: Result) -> str:
 
 def inspect_lines(report: Report) -> list[str]:
     if report.error:
-        return [f"error: {shown(report.source)}: {report.error}"]
+        return [f"error: {shown(report.source)}: {shorten(report.error, 400)}"]
     head = f"{shown(report.source)} ({report.format})"
     if report.orientation != 1:
         head += f", orientation {report.orientation}"

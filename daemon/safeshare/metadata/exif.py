@@ -9,7 +9,6 @@ EXIF (resource 0x0422), so the two readers call each other and share one module.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from safeshare.findings import Finding, Findings, Kind
 from safeshare.metadata import exif_tags as tags
 from safeshare.metadata import iptc, xmp
 from safeshare.metadata.embedded import describe_image_blob, human_size
+from safeshare.metadata.exif_gps import walk_gps
 from safeshare.metadata.tiff_ifd import Entry, Ifd, TiffReader
-from safeshare.metadata.values import decode_text, degrees, format_position, valid_orientation
+from safeshare.metadata.values import decode_text, valid_orientation
 
 # Photoshop image resource IDs with a meaning of their own.
 RESOURCE_IPTC, RESOURCE_EXIF, RESOURCE_XMP = 0x0404, 0x0422, 0x0424
@@ -244,41 +244,7 @@ class ExifWalker:
         return " ".join(str(v) for v in self.r.ints(entry))
 
     def walk_gps(self, ifd: Ifd) -> None:
-        e = ifd.entries
-        where = f"{self.where} GPS"
-        position = self._gps_position(e)
-        if position:
-            self.found.add(Kind.GPS, "GPS position", position, where)
-        elif tags.GPS_LATITUDE in e or tags.GPS_LONGITUDE in e:
-            # Half a position or an impossible one still narrows down where it was taken.
-            self.found.add(Kind.GPS, "GPS coordinates", "incomplete or invalid", where)
-        if tags.GPS_ALTITUDE in e:
-            alt = self.r.rationals(e[tags.GPS_ALTITUDE])
-            if alt and math.isfinite(alt[0]):
-                below = tags.GPS_ALTITUDE_REF in e and self.r.raw(e[tags.GPS_ALTITUDE_REF])[:1] == b"\1"
-                self.found.add(Kind.GPS, "altitude", f"{-alt[0] if below else alt[0]:.0f} m", where)
-        if tags.GPS_DATE in e or tags.GPS_TIME in e:
-            date = self.r.text(e[tags.GPS_DATE]) if tags.GPS_DATE in e else ""
-            self.found.add(Kind.TIMESTAMP, "GPS time", date, where)
-        if tags.GPS_DIRECTION in e:
-            self.found.add(Kind.GPS, "camera direction", "", where)
-        rest = set(e) - {tags.GPS_VERSION, 1, 2, 3, 4, 5, 6, 7, 0x1D, tags.GPS_DIRECTION}
-        if rest and position:
-            self.found.add(Kind.GPS, "other GPS data", f"{len(rest)} tags", where)
-        elif not position and not set(e) & {1, 2, 3, 4} and set(e) - {tags.GPS_VERSION}:
-            self.found.add(Kind.OTHER, "GPS block without a position", "", where)
-
-    def _gps_position(self, e: dict[int, Entry]) -> str:
-        needed = (tags.GPS_LATITUDE_REF, tags.GPS_LATITUDE, tags.GPS_LONGITUDE_REF, tags.GPS_LONGITUDE)
-        if not all(t in e for t in (tags.GPS_LATITUDE, tags.GPS_LONGITUDE)):
-            return ""
-        lat = degrees(self.r.rationals(e[tags.GPS_LATITUDE]))
-        lon = degrees(self.r.rationals(e[tags.GPS_LONGITUDE]))
-        if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180 or lat == lon == 0:
-            return ""
-        ns = self.r.text(e[needed[0]]).upper()[:1] if needed[0] in e else "N"
-        ew = self.r.text(e[needed[2]]).upper()[:1] if needed[2] in e else "E"
-        return format_position(-lat if ns == "S" else lat, -lon if ew == "W" else lon)
+        walk_gps(self.r, ifd, self.found, f"{self.where} GPS")
 
     def walk_thumbnail(self, ifd: Ifd) -> None:
         e = ifd.entries

@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 REQUIRED = ("onnxruntime", "rapidocr", "zxingcpp")
+INSTALL = "pip install 'safeshare[vision]' (or `make run` in a clone)"
 
 
 def installed() -> bool:

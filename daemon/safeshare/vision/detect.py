@@ -51,7 +51,7 @@ def analyze(source: Source, max_pixels: int) -> Visible:
         work, full_size = working_copy(image)
     factor = work.width / full_size[0]
     rgb = pixels.flattened(work, pixels.WHITE)
-    faces = [Seen("face", box) for box, _score in centerface.faces(rgb, THREADS)]
+    faces = [Seen("face", box) for box in face_boxes(rgb)]
     read = texts(rgb)
     if work.mode == "RGBA":  # what is drawn on transparency shows on a dark page too
         known = {seen.text for seen in read}
@@ -87,6 +87,34 @@ def _work_scale(size: tuple[int, int]) -> float:
 def _full_size(seen: Seen, factor: float) -> Seen:
     x0, y0, x1, y1 = (float(v) / factor for v in seen.box)  # plain floats: detectors give numpy's
     return Seen(seen.kind, (x0, y0, x1, y1), seen.text)
+
+
+def face_boxes(rgb: Image.Image) -> list[Box]:
+    """Faces, largest first. A picture longer than 4:1 (a scrolling screenshot) is searched
+    in overlapping 2:1 pieces: shrunk whole to the detector's 1600 px, its faces would be a
+    few pixels tall and missed (and a redaction asked for would publish them)."""
+    if _aspect(rgb.size) <= ELONGATED:
+        return [box for box, _score in centerface.faces(rgb, THREADS)]
+    found: list[tuple[Box, float]] = []
+    whole = [((0, 0), rgb)]  # and whole, for a face too large to be whole in any piece
+    for (dx, dy), piece in [*whole, *_pieces(rgb)]:
+        for (x0, y0, x1, y1), score in centerface.faces(piece, THREADS):
+            box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+            twin = next((i for i, (known, _) in enumerate(found) if _iou(box, known) > 0.3), None)
+            if twin is None:
+                found.append((box, score))
+            elif score > found[twin][1]:
+                found[twin] = (box, score)  # a face in the overlap of two pieces: kept once
+    found.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
+    return [box for box, _score in found]
+
+
+def _iou(a: Box, b: Box) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    common = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - common
+    return common / union if union > 0 else 0.0
 
 
 def texts(rgb: Image.Image) -> list[Seen]:

@@ -1,8 +1,9 @@
 """The daemon looks at what pictures show after publishing them, when cleaning is idle.
 
-A burst of photos is cleaned and published first; then each clean copy is looked at, one
-at a time, by the niced vision worker, and only then reported (so the notification can say
-"also visible: ..."). Looking never delays the clean copy of any file.
+A burst of photos is cleaned, published and reported first; then each clean copy is looked
+at, one at a time, by the niced vision worker, and handed to `deliver` (the notifier says
+what the burst shows in one more notification; a single photo's one notification waits for
+its look). Looking never delays the clean copy of any file.
 """
 
 from __future__ import annotations

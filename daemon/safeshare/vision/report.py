@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safeshare.findings import shorten
+from safeshare.printable import printable
+from safeshare.vision.payload import described
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the upright picture's pixels
+SHOWN = 3  # texts and codes named in a sentence; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,50 @@ class Visible:
         return bool(self.faces or self.texts or self.codes)
 
     def describe(self, detail: str = "full") -> str:
-        """'your face + 2 others, readable text ('ID 4821-7730'), a QR code (https://...)'."""
+        """'your face + 2 others, readable text ('ID 4821-7730', 'Password') + 1 more, a QR code
+        (Wi-Fi network 'home', with its password)': nothing cut without saying so, and what a
+        code protects left out (see payload.py)."""
         parts = []
         if self.faces:
             others = len(self.faces) - 1
             parts.append("your face" + (f" + {others} other{'s' if others > 1 else ''}" if others else ""))
         if self.texts:
-            shown = ", ".join(f"'{shorten(t.text, 30)}'" for t in self.texts[:3])
-            parts.append(f"readable text ({shown})" if detail == "full" else "readable text")
-        for code in self.codes[:3]:
+            shown = ", ".join(f"'{printable(shorten(t.text, 30))}'" for t in self.texts[:SHOWN])
+            more = _more(len(self.texts))
+            parts.append(f"readable text ({shown}){more}" if detail == "full" else "readable text")
+        for code in self.codes[:SHOWN]:
             noun = "a QR code" if code.kind.startswith("QR") else f"a {_code_name(code.kind)}"
-            parts.append(f"{noun} ({shorten(code.text, 60)})" if detail == "full" else noun)
+            words = described(code.text) if detail == "full" else ""
+            parts.append(f"{noun} ({words})" if words else noun)
+        if len(self.codes) > SHOWN:
+            parts[-1] += f" + {len(self.codes) - SHOWN} more code{'s' if len(self.codes) - SHOWN > 1 else ''}"
         return ", ".join(parts)
+
+    def without(self, hidden: Visible) -> Visible:
+        """What is still visible once `hidden` is filled in."""
+        gone = {id(seen) for seen in (*hidden.faces, *hidden.texts, *hidden.codes)}
+        return Visible(
+            self.size,
+            [f for f in self.faces if id(f) not in gone],
+            [t for t in self.texts if id(t) not in gone],
+            [c for c in self.codes if id(c) not in gone],
+        )
+
+    def boxes(self) -> list[Box]:
+        return [seen.box for seen in (*self.faces, *self.texts, *self.codes)]
+
+    def filled_in(self) -> str:
+        """'3 faces and 2 texts filled in' (what redaction covered; '' when nothing)."""
+        counts = [
+            _count(len(self.faces), "face"),
+            _count(len(self.texts), "text"),
+            _count(len(self.codes), "code"),
+        ]
+        said = [c for c in counts if c]
+        if not said:
+            return ""
+        joined = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+        return f"{joined} filled in"
 
     def as_json(self) -> dict[str, Any]:
         def item(seen: Seen) -> dict[str, Any]:
@@ -58,6 +93,14 @@ class Visible:
             "texts": [item(t) for t in self.texts],
             "codes": [item(c) for c in self.codes],
         }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n > 1 else ''}" if n else ""
+
+
+def _more(n: int) -> str:
+    return f" + {n - SHOWN} more" if n > SHOWN else ""
 
 
 def _code_name(kind: str) -> str:

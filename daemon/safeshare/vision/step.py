@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safeshare.config import VisionConfig
-from safeshare.errors import SafeshareError
+from safeshare.errors import SafeshareError, VisionUnavailable
 from safeshare.isolation import DecoderPool
-from safeshare.vision import installed
+from safeshare.vision import INSTALL, REQUIRED, installed
 from safeshare.vision.report import Box, Visible
 
 if TYPE_CHECKING:
@@ -35,8 +35,31 @@ class VisionStep:
 
     @classmethod
     def if_available(cls, config: VisionConfig, max_pixels: int, wanted: bool = True) -> VisionStep | None:
-        """A step when the extra is installed and the user has not turned it off."""
-        return cls(config, max_pixels) if wanted and config.enabled and installed() else None
+        """A step when the extra is installed and the user has not turned it off. With
+        redaction configured there must be one: VisionUnavailable says why there is not
+        (a copy that keeps what the user asked to hide is never published)."""
+        if not config.redact:
+            return cls(config, max_pixels) if wanted and config.enabled and installed() else None
+        asked = ", ".join(config.redact)
+        if not wanted:
+            raise VisionUnavailable(
+                f"redaction is configured (redact = {asked}): it cannot be turned off for one run"
+            )
+        if not installed():
+            raise VisionUnavailable(
+                f"redaction is configured (redact = {asked}), "
+                f"but the vision extra is not installed: {INSTALL}"
+            )
+        step = cls(config, max_pixels)
+        try:
+            step.pool.call(_load_in_worker)
+        except (SafeshareError, OSError) as exc:
+            step.close()
+            raise VisionUnavailable(
+                f"redaction is configured (redact = {asked}), but the vision extra does not load "
+                f"({exc}); reinstall it: {INSTALL}"
+            ) from exc
+        return step
 
     @property
     def redacts(self) -> bool:
@@ -52,7 +75,8 @@ class VisionStep:
             log.warning("could not look at what %s shows: %s", shown, exc)
             return None
 
-    def boxes_to_hide(self, visible: Visible) -> list[Box]:
+    def to_hide(self, visible: Visible) -> Visible:
+        """What the user asked to have filled in, of what `visible` holds."""
         wanted = set(self.config.redact)
         faces = (
             visible.faces
@@ -61,12 +85,12 @@ class VisionStep:
             if "faces-except-largest" in wanted
             else []
         )
-        chosen = [
-            *faces,
-            *(visible.texts if "text" in wanted else []),
-            *(visible.codes if "codes" in wanted else []),
-        ]
-        return [seen.box for seen in chosen]
+        return Visible(
+            visible.size,
+            list(faces),
+            visible.texts if "text" in wanted else [],
+            visible.codes if "codes" in wanted else [],
+        )
 
     def redact(
         self, source: Path | bytes | bytearray, boxes: list[Box], as_png: bool, quality: int
@@ -81,6 +105,17 @@ class VisionStep:
 
 # The worker runs these. They import the detectors themselves so that the process that asks
 # (the daemon) never loads numpy or onnxruntime: pickling `detect.analyze` would import it here.
+def _load_in_worker() -> bool:
+    import importlib
+
+    try:
+        for name in ("numpy", *REQUIRED):
+            importlib.import_module(name)
+    except Exception as exc:  # whatever a broken install raises, said in words
+        raise VisionUnavailable(f"{type(exc).__name__}: {str(exc)[:160]}") from exc
+    return True
+
+
 def _analyze_in_worker(source: str | bytes | bytearray, max_pixels: int) -> Visible:
     from safeshare.vision import detect
 
