@@ -257,3 +257,12 @@ def set_edit_list_flags(data: bytes, flags: int) -> bytes:
             elif child.kind == "elst":
                 out[child.body + 1 : child.body + 4] = flags.to_bytes(3, "big")
     return bytes(out)
+
+
+def insert_before_meta(data: bytes, blob: bytes) -> bytes:
+    """`data` with `blob` (whole boxes) just before 'meta', the item offsets moved."""
+    top = _children(data, 0, len(data))
+    meta = _find(top, "meta")
+    iloc = _find(_children(data, meta.body + 4, meta.end), "iloc")
+    moved = _rebuilt(data, meta, {iloc.start: _shifted_iloc(data, iloc, meta.start, len(blob))}, prefix=4)
+    return data[: meta.start] + blob + moved + data[meta.end :]

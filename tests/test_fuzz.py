@@ -86,7 +86,7 @@ def _webp_frame_without_image() -> bytes:
 @pytest.mark.parametrize(
     "name,build,reason",
     [
-        ("photometric.tif", _tiff_with_bad_photometric, "the image library cannot read it (KeyError)"),
+        ("photometric.tif", _tiff_with_bad_photometric, "TIFF tag PhotometricInterpretation has the wrong"),
         ("noscan.jpg", _jpeg_without_scan, "no image data"),
         ("noidat.png", _png_without_idat, "no image data"),
         ("scanfirst.jpg", _jpeg_scan_before_frame, "image data before the frame header"),

@@ -16,6 +16,7 @@ from PIL import Image, ImageCms
 
 from safeshare.findings import Kind
 from safeshare.metadata.icc import sanitize_icc
+from safeshare.metadata.icc_text import is_standard
 from tests import synth
 from tests.conftest import json_lines, run_cli
 from tests.helpers import CORPUS, exiftool_read, manifest
@@ -33,8 +34,8 @@ COLOUR_FIELDS = (
     "ColorSpaceData",
     "ProfileConnectionSpace",
     "RenderingIntent",
-    "ConnectionSpaceIlluminant",
 )
+D50 = "0.9642 1 0.82491"  # the PCS illuminant every clean profile holds, as ExifTool prints it
 
 
 def lcms_profile() -> bytes:
@@ -187,6 +188,7 @@ def test_corpus_profiles_lose_date_and_device(
     before = _stored_reading(row)
     for name in COLOUR_FIELDS:
         assert after[name] == before[name], f"{name}: {before[name]!r} -> {after[name]!r}"
+    assert after["ConnectionSpaceIlluminant"] == D50
     removed = {(f["what"], f["value"]) for f in result["removed"]}
     date = str(before.get("ProfileDateTime", "0000:00:00 00:00:00"))
     if date != "0000:00:00 00:00:00":
@@ -195,3 +197,16 @@ def test_corpus_profiles_lose_date_and_device(
     maker = str(before.get("DeviceManufacturer", "")).rstrip("\0 ")
     if maker and maker != "none":
         assert ("colour profile device maker", maker) in removed
+    described = _tag(output, "ProfileDescription")
+    original = _tag(CORPUS / row["path"], "ProfileDescription")
+    if is_standard(b"desc", original):
+        assert described == original
+    else:
+        assert described == "Colour profile"
+        assert ("colour profile description", original) in removed
+
+
+def _tag(path: Path, name: str) -> str:
+    """A tag of the ICC_Profile group, as ExifTool reads it."""
+    record = exiftool_read([path])[str(path.resolve())]
+    return str(record.get(f"ICC_Profile:{name}", "")).strip()

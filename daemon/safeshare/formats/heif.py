@@ -3,7 +3,7 @@
 HEIF containers hold far more than the picture (thumbnails, depth and gain maps, Exif and
 XMP items, motion-photo videos in 'mpvd' boxes), and there is no lossless way to rebuild
 the compressed data in a form most sites accept. So the primary image is decoded, shown
-as the file says (clap, irot, imir in the file's order: formats/heif_display.py), and
+as the file says (clap, irot, imir: formats/heif_display.py), and
 written fresh as JPEG (or PNG when it has transparency or the user asks for it), keeping
 the ICC profile; HDR is tone-mapped to sRGB (formats/hdr.py). An image sequence keeps its
 animation as a lossless animated PNG, or its first frame with a note saying so
@@ -11,16 +11,20 @@ animation as a lossless animated PNG, or its first frame with a note saying so
 runs in the decoder worker (formats/heif_render.py, isolation.py).
 
 The size the output must have is worked out here from the file's boxes ('ispe' and the
-transforms), not taken from the decoder, and the verifier holds the output to it.
+transforms), not taken from the decoder, and the verifier holds the output to it. So a
+file whose boxes cannot be read in full (too many boxes, a box overrunning its parent, a
+track that cannot be read, two 'meta' or 'moov' boxes, an ambiguous image sequence track)
+is refused, HEIF as well as AVIF: without its boxes the displayed picture is unknown, and
+Pillow's AVIF reader (whose transforms are ours to apply) may open a file sniffed as HEIF.
 """
 
 from __future__ import annotations
 
 from safeshare import isolation
 from safeshare.binary import Buffer
-from safeshare.errors import UnsupportedFormat
+from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
-from safeshare.formats.heif_display import Plan, Sequence, display_of
+from safeshare.formats.heif_display import Plan, Sequence, check_order, display_of
 from safeshare.formats.heif_items import Container, container_findings, read_container
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
@@ -43,7 +47,13 @@ class _IsoImage(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         container = read_container(data)
+        if container.error is not None:
+            raise type(container.error)(f"{container.error} (its displayed picture cannot be known)")
         plan = plan_of(data, container, self.name)
+        if self.name == "AVIF":  # libavif's fixed order; Pillow's reader on a HEIF: heif_render
+            for display in (plan.still, plan.sequence.display if plan.sequence else None):
+                if display is not None:
+                    check_order(display)
         if plan.still is None and plan.sequence is not None and self.name == "HEIF":
             raise UnsupportedFormat(
                 "HEIF image sequence without a still image (libheif here reads no sequences)"
@@ -65,7 +75,10 @@ def plan_of(data: Buffer, container: Container, name: str) -> Plan:
     """How viewers show the file: its primary item and its image sequence, if any."""
     s = container.structure
     if s is None:
-        return Plan(name, None)
+        raise CorruptImage("unreadable HEIF container structure")
+    for kind in ("meta", "moov"):
+        if sum(b.type == kind for b in s.boxes) > 1:
+            raise CorruptImage(f"corrupt HEIF: more than one '{kind}' box (readers disagree on which)")
     primary = s.items.get(s.primary) if s.primary is not None else None
     still = display_of(primary.props) if primary is not None else None
     track = container.sequence

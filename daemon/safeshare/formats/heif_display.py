@@ -2,7 +2,10 @@
 
 The coded image (its size is 'ispe') is turned into the displayed one by the transformative
 properties associated with it, applied in the order they appear in 'ipma' (ISO/IEC 23008-12,
-6.5.1; MIAF requires clap, then irot, then imir, and we follow whatever order the file has):
+6.5.1), as libheif applies them. MIAF requires clap, then irot, then imir, and libavif-based
+viewers (Chrome) apply them in that fixed order whatever the file says; so a picture that
+libavif decodes with its transforms in another order, or one of them twice, is refused
+(`check_order`): viewers disagree on what it shows.
 
 - clap, the clean aperture: a crop, its size and centre-relative offset given as fractions.
   It is worked out and rounded as libheif does (left and right from the rounded-down left
@@ -26,7 +29,7 @@ from fractions import Fraction
 
 from PIL import Image
 
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, UnsupportedFormat
 
 TRANSFORMS = ("clap", "irot", "imir")
 
@@ -111,6 +114,16 @@ def display_of(props: list[tuple[str, bytes]], size: tuple[int, int] | None = No
         elif kind == "colr" and body[:4] in (b"prof", b"rICC"):
             icc = True
     return Display(size, tuple(transforms), nclx, icc)
+
+
+def check_order(display: Display) -> None:
+    """Refuse transforms libavif (fixed order clap, irot, imir) and the file's order
+    (ISO/IEC 23008-12, libheif) would show differently: out of that order, or repeated."""
+    kinds = [t.kind for t in display.transforms]
+    if kinds != sorted(set(kinds), key=TRANSFORMS.index):
+        raise UnsupportedFormat(
+            f"transforms in an order viewers disagree on ({', '.join(kinds)}; MIAF requires clap, irot, imir)"
+        )
 
 
 def _transform(kind: str, body: bytes) -> Transform:

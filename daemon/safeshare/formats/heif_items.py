@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from safeshare.binary import Buffer
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, InputError
 from safeshare.findings import Findings, Kind
 from safeshare.formats import isobmff
 from safeshare.formats.isobmff_tracks import PICTURE_HANDLERS, Movie, Track, read_movie
@@ -32,6 +33,7 @@ class Container:
     movie: Movie | None = None
     sequence: Track | None = None  # the image sequence's track, if the file is one
     findings: Findings = field(default_factory=Findings)
+    error: InputError | None = None  # why a part that decides the picture is unreadable
 
 
 def container_findings(data: Buffer) -> Findings:
@@ -43,10 +45,10 @@ def read_container(data: Buffer) -> Container:
     try:
         structure = isobmff.parse(data)
     except CorruptImage as exc:
-        # The output is rebuilt from pixels, so a container we cannot map leaks nothing;
-        # the decoder decides whether the picture itself is readable.
+        # The output is rebuilt from pixels, so a container we cannot map leaks nothing, but
+        # what it displays is unknown: cleaning refuses it (heif.py), inspecting reports it.
         found.add(Kind.OTHER, "unreadable container structure", str(exc), "HEIF")
-        return Container(None, findings=found)
+        return Container(None, findings=found, error=exc)
     container = Container(structure, findings=found)
     _items(data, structure, found)
     _movie(data, structure, container)
@@ -69,14 +71,16 @@ def _movie(data: Buffer, s: isobmff.Structure, container: Container) -> None:
     size = human_size(moov.end - moov.start)
     try:
         movie = read_movie(data, moov)
-    except CorruptImage as exc:
+        track = movie.sequence()  # libavif's choice for AV1; refused when it is ambiguous
+    except InputError as exc:
         container.findings.add(Kind.OTHER, "unreadable track structure", str(exc), "HEIF moov box")
+        container.error = exc
         return
     container.movie = movie
-    track = movie.sequence()
-    # A 'pict' track is an image sequence by definition; a 'vide' one only in a file that
-    # says it is a sequence (its brands), otherwise it is a video like any other.
-    if track is not None and (track.handler == "pict" or brands & SEQUENCE_BRANDS):
+    # A 'pict' track is an image sequence by definition, and an AV1 track is one whatever
+    # its handler says (libavif shows it); a 'vide' HEVC one only in a file that says it
+    # is a sequence (its brands), otherwise it is a video like any other.
+    if track is not None and (track.handler == "pict" or "av01" in track.codecs or brands & SEQUENCE_BRANDS):
         container.sequence = track
     kept = {container.sequence.id} if container.sequence else set()
     if container.sequence is not None:
@@ -91,14 +95,21 @@ def _movie(data: Buffer, s: isobmff.Structure, container: Container) -> None:
         else:
             name = other.handler.encode("ascii", "backslashreplace").decode() or "?"
             container.findings.add(Kind.OTHER, f"'{name}' track", "", "HEIF moov box")
-    if movie.created or any(t.created for t in movie.tracks):
-        container.findings.add(Kind.TIMESTAMP, "creation time", "", "HEIF moov box")
-    if movie.user_data:
-        container.findings.add(
-            Kind.OTHER, "user data", ", ".join(sorted(set(movie.user_data))), "HEIF moov box"
-        )
+    created = max([movie.created, *(t.created for t in movie.tracks)])
+    if created:
+        container.findings.add(Kind.TIMESTAMP, "creation time", _mac_time(created), "HEIF moov box")
+    container.findings.extend(movie.user_data)
     if not movie.tracks:
         container.findings.add(Kind.OTHER, "box 'moov'", size, "HEIF")
+
+
+def _mac_time(seconds: int) -> str:
+    """A QuickTime/ISO time (seconds from 1904-01-01, UTC) as an ISO 8601 date."""
+    try:
+        when = datetime(1904, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return str(seconds)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _items(data: Buffer, s: isobmff.Structure, found: Findings) -> None:

@@ -12,7 +12,8 @@ described by nclx alone) is tone-mapped to sRGB (formats/hdr.py) and the report 
 
 Image sequences ('avis', 'msf1'): decision. An animation is kept, as an animated PNG
 (APNG), losslessly: every displayed frame is the decoded frame, identical frames merged
-into one longer frame, each frame's duration and the loop count kept. Lossless because
+into one longer frame, each frame's duration and the loop count kept (a duration APNG cannot
+hold, over about 65 s, is rounded to whole seconds, at most 65,535 s, with a note). Lossless because
 animated WebP at its best lossy setting stays near 31 dB on synthetic content (4:2:0),
 under the 40 dB re-encoding bar; APNG because a viewer without APNG support still shows
 its first frame. When the frames together exceed ANIMATION_PIXELS (memory and time in this
@@ -33,12 +34,14 @@ from PIL import Image, ImageChops
 from safeshare.errors import CorruptImage, TooLarge
 from safeshare.findings import Finding
 from safeshare.formats import hdr
-from safeshare.formats.heif_display import Display, Plan, apply
+from safeshare.formats.heif_display import Display, Plan, apply, check_order
 from safeshare.formats.reencode import Reencoded, encode, register_heif
 from safeshare.metadata.icc import sanitize_icc
 from safeshare.pillow_reading import Source, first_line, opened
 
 ANIMATION_PIXELS = 64_000_000  # all frames together: 256 MB as RGBA
+APNG_MAX_MS = 65_535_000  # the longest delay an APNG frame can say: 65535/1 s
+ROUNDED = "frame durations APNG cannot hold rounded to whole seconds (at most 65,535 s, its maximum)"
 LIBHEIF_STILL = "libheif here decodes no image sequences"
 
 
@@ -55,6 +58,8 @@ def render(source: Source, plan: Plan, convert_to: str, quality: int, max_pixels
             ours = image.format == "AVIF"  # Pillow's reader: the transforms are ours to apply
             track = ours and plan.avif_track and plan.sequence is not None
             frames = getattr(image, "n_frames", 1)
+            if ours:
+                _matches(plan, track, frames)
             if ours and frames > 1:
                 why = _too_large(frames, image.size)
                 if not why:
@@ -73,6 +78,17 @@ def render(source: Source, plan: Plan, convert_to: str, quality: int, max_pixels
     return _still(
         image, plan.display(False), False, False, convert_to, quality, _still_note(plan, LIBHEIF_STILL)
     )
+
+
+def _matches(plan: Plan, track: bool, frames: int) -> None:
+    """What libavif decoded is what the file's boxes say it shows (the same track, its
+    frames, transforms in libavif's order): otherwise the transforms are not known."""
+    check_order(plan.display(track))
+    expected = plan.sequence.frames if track and plan.sequence is not None else 1
+    if frames != expected:
+        raise CorruptImage(
+            f"the AVIF decoder shows {frames} frames where the file's boxes describe {expected}"
+        )
 
 
 def _too_large(frames: int, size: tuple[int, int]) -> str:
@@ -139,11 +155,13 @@ def _animation(image: Image.Image, display: Display, plan: Plan, count: int) -> 
     frames: list[Image.Image] = []
     durations: list[int] = []
     colour: list[str] = []
+    rounded = False
     for index in range(count):
         image.seek(index)
         image.load()
         frame, colour = _transformed(image.copy(), display, True)
-        duration = int(image.info.get("duration", 0))
+        duration = _representable(int(image.info.get("duration", 0)))
+        rounded = rounded or duration != int(image.info.get("duration", 0))
         if frames and _same(frame, frames[-1]) and _mergeable(durations[-1] + duration):
             durations[-1] += duration
             continue
@@ -158,6 +176,8 @@ def _animation(image: Image.Image, display: Display, plan: Plan, count: int) -> 
         out, "PNG", save_all=True, append_images=frames[1:], duration=durations, loop=loop, **extra
     )
     notes = [*colour, f"animation of {count} frames kept, as a lossless animated PNG"]
+    if rounded:
+        notes.append(ROUNDED)
     findings: list[Finding] = icc.findings if icc is not None else []
     return Rendered(out.getvalue(), "PNG", frames[0].size, frames[0].mode, len(frames), findings, notes, True)
 
@@ -165,6 +185,14 @@ def _animation(image: Image.Image, display: Display, plan: Plan, count: int) -> 
 def _same(a: Image.Image, b: Image.Image) -> bool:
     """Pillow's APNG writer's test for a frame it folds into the previous one."""
     return ImageChops.subtract_modulo(a.convert("RGBA"), b.convert("RGBA")).getbbox(alpha_only=False) is None
+
+
+def _representable(duration: int) -> int:
+    """`duration` (ms) as APNG can hold it (a delay of two 16-bit numbers: at most 65,535 s):
+    unchanged when it fits, else whole seconds, at most APNG_MAX_MS."""
+    if _mergeable(duration):
+        return duration
+    return min(APNG_MAX_MS, max(1000, round(duration / 1000) * 1000))
 
 
 def _mergeable(duration: int) -> bool:

@@ -47,10 +47,17 @@ class Structure:
     trailing: int = 0  # bytes after the last complete top-level box
 
 
-def boxes(data: Buffer, start: int, end: int) -> list[Box]:
+def boxes(data: Buffer, start: int, end: int, top: bool = False) -> list[Box]:
+    """The boxes from `start` to `end`. Inside a box (`top` False) they must fill it exactly,
+    as libavif and libheif require: a box overrunning its parent, or bytes left over, is a
+    corrupt file, never a shorter list (a dropped 'clap' would publish what it hides). At
+    the top level the bytes after the last complete box are the file's trailer. More than
+    MAX_BOXES boxes anywhere is refused rather than read in part."""
     found: list[Box] = []
     pos = start
-    while pos + 8 <= end and len(found) < MAX_BOXES:
+    while pos + 8 <= end:
+        if len(found) >= MAX_BOXES:
+            raise CorruptImage(f"more than {MAX_BOXES:,} boxes in one ISO media container")
         size, kind = struct.unpack_from(">I4s", data, pos)
         header = 8
         if size == 1:
@@ -63,11 +70,13 @@ def boxes(data: Buffer, start: int, end: int) -> list[Box]:
             break
         found.append(Box(kind.decode("latin-1"), pos, pos + header, pos + size))
         pos += size
+    if pos != end and not top:
+        raise CorruptImage("corrupt ISO media box (a box does not fit in the one holding it)")
     return found
 
 
 def parse(data: Buffer) -> Structure:
-    top = boxes(data, 0, len(data))
+    top = boxes(data, 0, len(data), top=True)
     if not top or top[0].type != "ftyp":
         raise CorruptImage("not an ISO media file (no ftyp box)")
     ftyp = top[0]

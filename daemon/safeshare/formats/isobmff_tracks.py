@@ -2,9 +2,15 @@
 
 An image sequence stores its frames as the samples of a track whose handler is 'pict'
 (some writers say 'vide'), beside or instead of a still primary item in 'meta'. Read here,
-per track: the handler, the number of frames, the sample entry (codec, size, and the
-properties it carries: clap, irot, imir, colr), how often it repeats (its edit list), the
-tracks it refers to, and any creation time. It only reads, bounded by each box.
+per track: the handler, the number of frames, the sample entries (codec, size, and the
+properties the first carries: clap, irot, imir, colr), how often it repeats (its edit
+list), the tracks it refers to, and any creation time; and the movie's user data
+(formats/isobmff_udta.py). It only reads, bounded by each box.
+
+Which track is shown (AV1): libavif (Pillow's AVIF reader) decodes the first track with an
+'av01' sample entry and no 'auxl' reference, whatever its handler. `Movie.av1_sequence`
+applies that rule and refuses what it cannot settle the same way: a second such track,
+one whose handler is not a picture's, or one with more than one sample entry.
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ import struct
 from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer
-from safeshare.errors import CorruptImage
+from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.formats.isobmff import Box, boxes
+from safeshare.formats.isobmff_udta import UserData, read_user_data
 
 PICTURE_HANDLERS = {"pict", "vide"}
 VISUAL_ENTRY_HEADER = 78  # VisualSampleEntry fields before its child boxes
 MAX_DEPTH = 8  # trak/mdia/minf/stbl/stsd is 5 deep; deeper nesting is hostile
 MAX_LOOP = 65535
-_CONTAINERS = {"trak", "mdia", "minf", "stbl", "edts", "dinf"}
 
 
 @dataclass
@@ -28,15 +34,19 @@ class Track:
     id: int = 0
     handler: str = ""
     frames: int = 0  # samples (stsz)
-    codec: str = ""  # sample entry type: 'av01', 'hvc1'
-    size: tuple[int, int] = (0, 0)  # sample entry width x height
-    props: list[tuple[str, bytes]] = field(default_factory=list)  # sample entry children, in order
+    codecs: list[str] = field(default_factory=list)  # sample entry types: 'av01', 'hvc1'
+    size: tuple[int, int] = (0, 0)  # first sample entry's width x height
+    props: list[tuple[str, bytes]] = field(default_factory=list)  # its children, in order
     duration: int = 0  # tkhd, in the movie's timescale; all ones: indefinite
     indefinite: bool = False
     repeats: bool | None = None  # edit list flag 1; None without an edit list
     segment: int = 0  # first edit's duration, movie timescale
     references: dict[str, list[int]] = field(default_factory=dict)  # tref
-    created: bool = False  # a creation or modification time is set (tkhd, mdhd)
+    created: int = 0  # latest creation or modification time (tkhd, mdhd), seconds from 1904
+
+    @property
+    def codec(self) -> str:
+        return self.codecs[0] if self.codecs else ""
 
     @property
     def is_picture(self) -> bool:
@@ -56,14 +66,38 @@ class Track:
 @dataclass
 class Movie:
     tracks: list[Track] = field(default_factory=list)
-    created: bool = False  # mvhd creation or modification time set
-    user_data: list[str] = field(default_factory=list)  # 'udta'/'meta' boxes in moov or a trak
+    created: int = 0  # mvhd creation or modification time, seconds from 1904 (0: unset)
+    user_data: list[UserData] = field(default_factory=list)  # 'udta'/'meta' in moov or a trak
 
     def sequence(self) -> Track | None:
-        """The picture track with most frames that no other track describes (alpha, depth)."""
+        """The track shown: for AV1 libavif's choice (`av1_sequence`); otherwise (HEVC,
+        which libheif here does not decode) the picture track with most frames that no
+        other track describes (alpha, depth)."""
+        if any("av01" in t.codecs for t in self.tracks):
+            return self.av1_sequence()
         auxiliary = {t.id for t in self.tracks if "auxl" in t.references}
         candidates = [t for t in self.tracks if t.is_picture and t.id not in auxiliary]
         return max(candidates, key=lambda t: t.frames, default=None)
+
+    def av1_sequence(self) -> Track | None:
+        """libavif's track: the first with an 'av01' sample entry and no 'auxl' reference.
+        Anything that rule might settle otherwise than we read it is refused."""
+        candidates = [t for t in self.tracks if "av01" in t.codecs and "auxl" not in t.references]
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            raise UnsupportedFormat(
+                f"AVIF with {len(candidates)} AV1 picture tracks (viewers may show any of them)"
+            )
+        track = candidates[0]
+        if track.handler not in PICTURE_HANDLERS:
+            name = track.handler.encode("ascii", "backslashreplace").decode() or "?"
+            raise UnsupportedFormat(f"AVIF whose AV1 track has handler '{name}', not a picture's")
+        if len(track.codecs) > 1:
+            raise UnsupportedFormat("AVIF whose AV1 track has more than one sample entry")
+        if not track.id or not track.frames:
+            raise CorruptImage("corrupt AVIF image sequence (an AV1 track without id or frames)")
+        return track
 
     def auxiliary_of(self, track: Track) -> list[Track]:
         return [t for t in self.tracks if track.id in t.references.get("auxl", [])]
@@ -81,19 +115,20 @@ def read_movie(data: Buffer, moov: Box) -> Movie:
     movie = Movie()
     for child in boxes(data, moov.body, moov.end):
         if child.type == "mvhd":
-            movie.created = _times_set(data, child)
+            movie.created = _time(data, child)
         elif child.type == "trak":
             movie.tracks.append(_track(data, child, movie))
         elif child.type in ("udta", "meta"):
-            movie.user_data.append(child.type)
+            movie.user_data.extend(read_user_data(data, child))
     return movie
 
 
-def _times_set(data: Buffer, box: Box) -> bool:
-    """Creation or modification time set in an mvhd, tkhd or mdhd (version 0 or 1)."""
+def _time(data: Buffer, box: Box) -> int:
+    """The later of the creation and modification times of an mvhd, tkhd or mdhd
+    (version 0 or 1), in seconds from 1904; 0 when neither is set."""
     (version,) = _read(data, box, 0, ">B")
     created, modified = _read(data, box, 4, ">QQ" if version == 1 else ">II")
-    return bool(created or modified)
+    return max(int(created), int(modified))
 
 
 def _track(data: Buffer, trak: Box, movie: Movie) -> Track:
@@ -102,17 +137,30 @@ def _track(data: Buffer, trak: Box, movie: Movie) -> Track:
     return track
 
 
+# Which children are read in which box, as libavif reads them: anything else (an 'hdlr'
+# inside 'edts', say) is not read, so it can neither change a track nor break the reading.
+_READ_IN = {
+    "trak": {"tkhd", "tref", "edts", "mdia", "udta", "meta"},
+    "edts": {"elst"},
+    "mdia": {"mdhd", "hdlr", "minf"},
+    "minf": {"stbl"},
+    "stbl": {"stsd", "stsz"},
+}
+
+
 def _walk(data: Buffer, parent: Box, track: Track, movie: Movie, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise CorruptImage("corrupt image sequence (boxes nested too deep)")
     for child in boxes(data, parent.body, parent.end):
         kind = child.type
-        if kind in _CONTAINERS:
+        if kind not in _READ_IN[parent.type]:
+            continue
+        if kind in _READ_IN:
             _walk(data, child, track, movie, depth + 1)
         elif kind == "tkhd":
             _tkhd(data, child, track)
         elif kind == "mdhd":
-            track.created = track.created or _times_set(data, child)
+            track.created = max(track.created, _time(data, child))
         elif kind == "hdlr":
             track.handler = _fourcc(data, child, 8)  # after version, flags and pre_defined
         elif kind == "stsz":
@@ -126,7 +174,7 @@ def _walk(data: Buffer, parent: Box, track: Track, movie: Movie, depth: int) -> 
                 count = min(1024, (ref.end - ref.body) // 4)
                 track.references[ref.type] = list(struct.unpack_from(f">{count}I", data, ref.body))
         elif kind in ("udta", "meta"):
-            movie.user_data.append(kind)
+            movie.user_data.extend(read_user_data(data, child))
 
 
 def _fourcc(data: Buffer, box: Box, offset: int) -> str:
@@ -138,7 +186,7 @@ def _fourcc(data: Buffer, box: Box, offset: int) -> str:
 
 def _tkhd(data: Buffer, box: Box, track: Track) -> None:
     (version,) = _read(data, box, 0, ">B")
-    track.created = track.created or _times_set(data, box)
+    track.created = max(track.created, _time(data, box))
     if version == 1:
         track.id, _, track.duration = _read(data, box, 20, ">IIQ")
         track.indefinite = track.duration == (1 << 64) - 1
@@ -151,8 +199,8 @@ def _stsd(data: Buffer, box: Box, track: Track) -> None:
     entries = boxes(data, box.body + 8, box.end)  # full box header and entry count
     if not entries:
         return
+    track.codecs = [e.type for e in entries]
     entry = entries[0]
-    track.codec = entry.type
     if entry.body + VISUAL_ENTRY_HEADER <= entry.end:
         width, height = _read(data, entry, 24, ">HH")
         track.size = (width, height)

@@ -181,7 +181,16 @@ def _with_icc(layout: Layout) -> Layout:
         layout.icc_chunks.clear()
     if not layout.icc_chunks:
         return layout
-    profile = b"".join(data for _, data in sorted(layout.icc_chunks, key=lambda c: c[0]))
+    first: list[tuple[int, bytes]] = []  # a sequence number seen again starts another profile
+    seen: set[int] = set()
+    for chunk in layout.icc_chunks:
+        if chunk[0] not in seen:
+            seen.add(chunk[0])
+            first.append(chunk)
+    if len(first) < len(layout.icc_chunks):
+        extra = sum(len(data) for _, data in layout.icc_chunks) - sum(len(data) for _, data in first)
+        layout.findings.add(Kind.OTHER, "second colour profile", f"{extra} bytes", "ICC profile")
+    profile = b"".join(data for _, data in sorted(first, key=lambda c: c[0]))
     result = sanitize_icc(profile)
     layout.findings.extend(result.findings)
     if result.profile is not None:

@@ -3,7 +3,9 @@
 Kept: IHDR, PLTE, tRNS, IDAT, IEND, cHRM, gAMA, iCCP (its free-text name reset, its
 profile reduced to colour; a chunk that is so already is kept as it is), sRGB, sBIT,
 cICP, mDCV, cLLI, pHYs, and acTL/fcTL/fdAT for animation; a fresh eXIf holding only
-Orientation when the picture needs one. Nothing after IEND survives.
+Orientation when the picture needs one. Nothing after IEND survives. Each kept chunk is
+checked to hold only what its type does (png_chunks: length, once only, image data cut at
+the end of its zlib stream).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from safeshare.formats.base import (
     Inspection,
     require_full_decode,
 )
+from safeshare.formats.png_chunks import ChunkState, admit
 from safeshare.formats.png_text import read_text_chunk
 from safeshare.metadata import exif
 from safeshare.metadata.embedded import classify_trailer, human_size
@@ -61,6 +64,7 @@ class Layout:
     terminated: bool = False
     budget: InflateBudget = field(default_factory=InflateBudget)  # all inflation of this file
     icc_over_budget: bool = False
+    chunks: ChunkState = field(default_factory=ChunkState)  # what the kept chunks allow
 
     @property
     def orientation(self) -> int:
@@ -166,12 +170,12 @@ def parse(data: Buffer) -> Layout:
 
 def _chunk(kind: bytes, data: Buffer, pos: int, end: int, layout: Layout) -> None:
     body_view = view(data, pos + 8, end - 4)
-    if kind in KEEP:
-        layout.keep.append(view(data, pos, end))
-    elif kind == b"iCCP":
-        rebuilt = _clean_iccp(bytes(body_view), layout)
-        if rebuilt is not None:
-            layout.keep.append(rebuilt)
+    if kind in KEEP or kind == b"iCCP":
+        part = admit(kind, data, pos, end, layout.chunks, layout.findings)
+        if part is not None and kind == b"iCCP":
+            part = _clean_iccp(bytes(body_view), layout)
+        if part is not None:
+            layout.keep.append(part)
     elif kind == b"eXIf":
         blob = bytes(body_view)
         layout.findings.extend(exif.read_exif(blob, "PNG eXIf").findings)

@@ -18,6 +18,7 @@ from safeshare.binary import Buffer, Part
 from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
+from safeshare.formats.tiff_tags import check_tags, trim_chunks
 from safeshare.metadata.exif import ExifReport, ExifWalker
 from safeshare.metadata.icc import sanitize_icc
 from safeshare.metadata.tiff_ifd import Entry, TiffReader
@@ -175,7 +176,7 @@ def _compression(reader: TiffReader, entries: dict[int, Entry]) -> int:
 
 
 def _page(reader: TiffReader, entries: dict[int, Entry], found: Findings) -> Page:
-    kept = {tag: e for tag, e in entries.items() if tag in STRUCTURAL}
+    kept = check_tags(reader, {tag: e for tag, e in entries.items() if tag in STRUCTURAL}, found)
     if ORIENTATION in kept and not 1 <= (reader.ints(kept[ORIENTATION]) or (0,))[0] <= 8:
         del kept[ORIENTATION]  # a value no viewer applies: the page shows upright, so say nothing
     replaced: dict[int, bytes] = {}
@@ -195,7 +196,10 @@ def _page(reader: TiffReader, entries: dict[int, Entry], found: Findings) -> Pag
                 raise CorruptImage("TIFF strip offsets and byte counts disagree")
             if min(offsets + counts, default=0) < 0:  # signed types: no place in a file
                 raise CorruptImage("TIFF strip offsets or byte counts are negative")
-            return Page(kept, list(zip(offsets, counts, strict=True)), offsets_tag, replaced)
+            chunks = trim_chunks(
+                reader, kept, list(zip(offsets, counts, strict=True)), offsets_tag == 324, found
+            )
+            return Page(kept, chunks, offsets_tag, replaced)
     raise CorruptImage("TIFF page without image data")
 
 
