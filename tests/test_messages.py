@@ -31,10 +31,14 @@ needs_vision = pytest.mark.skipif(not installed(), reason="the vision extra is n
 
 
 @contextmanager
-def _watching(tmp_path: Path, extra: str = "", vision: bool = False) -> Iterator[tuple[DaemonRun, Recorder]]:
+def _watching(
+    tmp_path: Path, extra: str = "", vision: bool = False, recursive: bool = False
+) -> Iterator[tuple[DaemonRun, Recorder]]:
     """The daemon on a temp HOME, its notifications going to a recording server."""
+    watches = [{"path": str(tmp_path / "d" / "home" / "Pictures"), "recursive": recursive}]
     with notification_server(tmp_path) as (address, recorder):
-        run = DaemonRun(tmp_path / "d", extra=f"[notify]\nburst_seconds = 0.5\n{extra}", vision=vision)
+        notify = f"[notify]\nburst_seconds = 0.5\n{extra}"
+        run = DaemonRun(tmp_path / "d", watches=watches, extra=notify, vision=vision)
         run.env["DBUS_SESSION_BUS_ADDRESS"] = address
         run.pictures.mkdir(parents=True)
         with run:
@@ -171,6 +175,41 @@ def test_a_new_photo_under_a_deleted_ones_name_never_replaces_its_copy(tmp_path:
     assert [n["summary"] for n in got] == ["Photo cleaned: a.jpg", "Photo cleaned: a.jpg"]
     assert f"Clean copy: {run.output / 'a (2).jpg'}" in got[1]["body"]
     assert (run.output / "a.jpg").read_bytes() == first  # the deleted photo's copy is kept
+
+
+def test_a_folder_moved_away_gives_up_its_copies_names(tmp_path: Path) -> None:
+    from tests.test_daemon import photo
+
+    with _watching(tmp_path, recursive=True) as (run, recorder):
+        (run.pictures / "trip").mkdir()
+        (run.pictures / "trip" / "a.jpg").write_bytes(photo(1))
+        wait_until(recorder.received)
+        first = (run.output / "a.jpg").read_bytes()
+        (run.pictures / "trip").rename(tmp_path / "elsewhere")  # the whole folder moved away
+        time.sleep(1)
+        (run.pictures / "trip").mkdir()
+        (run.pictures / "trip" / "a.jpg").write_bytes(photo(2))  # another photo, the same path
+        got = wait_until(lambda: recorder.received()[1:] and recorder.received())
+    assert [n["summary"] for n in got] == ["Photo cleaned: a.jpg", "Photo cleaned: a.jpg"], got
+    assert (run.output / "a.jpg").read_bytes() == first
+
+
+def test_an_exiftool_edit_is_one_update_and_its_files_are_not_photos(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.test_daemon import photo
+
+    with _watching(tmp_path) as (run, recorder):
+        (run.pictures / "b.jpg").write_bytes(photo(1))
+        wait_until(recorder.received)
+        time.sleep(0.5)
+        subprocess.run(
+            ["exiftool", "-q", "-overwrite_original", "-Artist=Jane", str(run.pictures / "b.jpg")], check=True
+        )
+        time.sleep(3)
+        got = recorder.received()
+    assert [n["summary"] for n in got] == ["Photo cleaned: b.jpg", "Photo updated: b.jpg"], got
+    assert sorted(p.name for p in run.outputs()) == ["b.jpg"]
 
 
 # -- nothing cut silently, no secrets ------------------------------------------------------------

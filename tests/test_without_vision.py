@@ -233,3 +233,18 @@ def test_config_prints_what_it_holds_escaped_and_reads_back_the_same(tmp_path: P
     assert proc.returncode == 0, proc.stderr
     assert not any(ch in proc.stdout for ch in "\x1b\x07\u202e")
     assert tomllib.loads(proc.stdout)["output"] == odd
+
+
+def test_an_unusable_state_folder_is_said_not_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    (home / "safeshare.toml").write_text(
+        f'[[watch]]\npath = "{home / "Pictures"}"\n[vision]\nenabled = false\n'
+    )
+    (home / ".state").write_text("not a folder")  # XDG_STATE_HOME is a file
+    with notification_server(tmp_path) as (address, recorder):
+        proc = _start(home, address)
+        (note,) = wait_until(recorder.received, timeout=10)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "state or log folder cannot be used" in proc.stderr
+    assert note["summary"] == "safeshare is not running"

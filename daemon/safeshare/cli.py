@@ -7,6 +7,7 @@ errors (bad arguments, invalid configuration).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from safeshare import __version__, logsetup
 from safeshare import config as config_mod
 from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
-from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable
+from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable, describe_os_error
 from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline
 from safeshare.printable import printable
@@ -128,11 +129,11 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
     from safeshare.notify import Notifier
     from safeshare.places import describe_position
 
-    logsetup.configure(paths.log_dir(), args.verbose)
     notifier = Notifier(
         config.notify, config.output, place=describe_position if config.notify.place_names else None
     )
     try:
+        logsetup.configure(paths.log_dir(), args.verbose)
         daemon = Daemon(
             config, on_result=notifier.file_done, notice=notifier.notice, on_seen=notifier.file_seen
         )
@@ -147,8 +148,14 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
         tell_not_running(notifier, exc)
         # A configuration problem: restarting would not mend it (the systemd unit does not).
         return EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED
+    except OSError as exc:  # the state or log folder cannot be made or used: no restart mends it
+        problem = SafeshareError(f"its state or log folder cannot be used: {describe_os_error(exc)}")
+        say(f"safeshare: cannot run: {problem} ({exc.filename or ''})")
+        tell_not_running(notifier, problem)
+        return EXIT_USAGE
     else:
-        (paths.state_dir() / NOT_RUNNING).unlink(missing_ok=True)  # ran and stopped: said anew
+        with contextlib.suppress(OSError):
+            (paths.state_dir() / NOT_RUNNING).unlink(missing_ok=True)  # ran and stopped: said anew
     finally:
         notifier.close()
 
@@ -171,16 +178,23 @@ def not_running_is_news(state_dir: Path, reason: str, now: float | None = None) 
     record = state_dir / NOT_RUNNING
     try:
         said = json.loads(record.read_text(encoding="utf-8"))
-        if said.get("reason") == reason and now - float(said.get("at", 0)) < REPEAT_NOTICE:
+        if said.get("reason") == _gist(reason) and now - float(said.get("at", 0)) < REPEAT_NOTICE:
             return False
     except (OSError, ValueError, AttributeError):
         pass  # never said, or unreadable: say it
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"reason": reason, "at": now}), encoding="utf-8")
+        record.write_text(json.dumps({"reason": _gist(reason), "at": now}), encoding="utf-8")
     except OSError:
         pass  # cannot remember it: it may be said again, which is better than never
     return True
+
+
+def _gist(reason: str) -> str:
+    """A reason without its numbers (a pid, a time, a port): the same problem at each start."""
+    import re
+
+    return re.sub(r"\d+", "#", reason)
 
 
 def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:

@@ -75,8 +75,8 @@ class FileHandler:
         self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
         self.delayed: set[Path] = set()  # files a busy ledger held up (not crashes)
-        # Files deleted or moved away since their copy was published: a file that appears at
-        # that path later is another photo, and the earlier copy is not its to replace.
+        # Files (or folders) deleted or moved away since their copy was published: a file that
+        # appears at that path later is another photo, and the earlier copy is not its to replace.
         self.released: set[Path] = set()
 
     def process(self, path: Path) -> None:
@@ -213,7 +213,7 @@ class FileHandler:
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
             path = ready.folder / candidate.name
             owner = self.ledger.owner_of(path)
-            ours = owner == source and source not in self.released
+            ours = owner == source and not self.released.intersection((source, *source.parents))
             taken = ready.taken(candidate.name)
             if ours or (owner is None and not taken):
                 self.ledger.record(

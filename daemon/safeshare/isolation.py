@@ -111,8 +111,10 @@ class _Worker:
         return parent
 
     def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
         self.reap()
 
     def end_now(self) -> None:
@@ -123,13 +125,16 @@ class _Worker:
                 process.kill()
 
     def reap(self) -> int | None:
-        code = None
-        if self.process is not None:
-            self.process.join(timeout=5)
-            code = self.process.exitcode
-        if self.connection is not None:
-            self.connection.close()
+        # Taken once: a stop on another thread may reap the same worker at the same time.
+        process, connection = self.process, self.connection
         self.process = self.connection = None
+        code = None
+        if process is not None:
+            process.join(timeout=5)
+            code = process.exitcode
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.close()
         return code
 
     def stop(self) -> None:

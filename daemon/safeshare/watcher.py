@@ -17,6 +17,7 @@ from pathlib import Path
 
 from watchdog.events import (
     DirCreatedEvent,
+    DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -45,6 +46,8 @@ TEMP_SUFFIXES = (
     ".kate-swp",
     ".!qb",
     "~",
+    "_exiftool_tmp",  # ExifTool writes the new file under this name, then renames it
+    "_original",  # and keeps the file it edited under this one (a backup, not a new photo)
 )
 EVENT_TYPES = [
     FileCreatedEvent,
@@ -54,6 +57,7 @@ EVENT_TYPES = [
     FileDeletedEvent,
     DirCreatedEvent,
     DirMovedEvent,
+    DirDeletedEvent,  # its files are gone: their copies' names are released
 ]
 
 
@@ -116,6 +120,8 @@ class EventFilter(FileSystemEventHandler):
         # Moves count where they land; "complete" when they land (renames are atomic).
         target = Path(os.fsdecode(event.dest_path if kind == "moved" else event.src_path))
         if event.is_directory:
+            if kind in ("deleted", "moved"):  # the files in it are gone from where they were
+                self.forget(Path(os.fsdecode(event.src_path)))
             if kind in ("created", "moved") and self._wanted_folder(target):
                 self.new_folder(target)
             return

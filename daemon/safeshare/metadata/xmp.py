@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from safeshare.findings import Findings, Kind
 from safeshare.metadata.embedded import human_size
-from safeshare.metadata.values import format_position, valid_orientation
+from safeshare.metadata.values import valid_orientation
+from safeshare.metadata.xmp_gps import gps_findings
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -112,7 +112,6 @@ _QUIET = {
     "exif:ColorSpace",
     "xmpNote:HasExtendedXMP",
 }
-_GPS_COORD = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$")
 
 # A packet is read up to this many elements: real ones hold a few thousand, and each costs
 # ~100 bytes and ~1 us (32 MB of '<a/>', 8 million elements, took 0.8 GB and 10 s to
@@ -249,13 +248,13 @@ def _text_of(element: ET.Element, visits: _Visits) -> str:
 def _classify(props: list[tuple[str, str]], report: XmpReport, where: str) -> None:
     found = report.findings
     grouped: dict[tuple[Kind, str], int] = {}
-    values = dict(props)
-    _gps(values, found, where)
+    said = gps_findings(dict(props), found, where)
+    place = Kind.GPS in found.kinds()  # a GPS time or altitude alone tells no place
     for name, value in props:
         prefix = name.split(":", 1)[0]
         if name == "tiff:Orientation" and value.strip().isdigit():
             report.orientation = valid_orientation(int(value))
-        if name in _QUIET or name in ("exif:GPSLatitude", "exif:GPSLongitude"):
+        if name in _QUIET or name in said:
             continue
         if name in _EXACT:
             kind, what = _EXACT[name]
@@ -264,36 +263,12 @@ def _classify(props: list[tuple[str, str]], report: XmpReport, where: str) -> No
             shown = "" if kind is Kind.OTHER else shown
             found.add(kind, what, shown, where)
         elif name.startswith("exif:GPS") or name.startswith("drone-dji:Gps"):
-            found.add(Kind.GPS, "other GPS data", "", where)
+            kind, what = (
+                (Kind.GPS, "other GPS data") if place else (Kind.OTHER, "GPS data without a position")
+            )
+            found.add(kind, what, "", where)
         else:
             key = _PREFIX_RULES.get(prefix, (Kind.OTHER, "other XMP properties"))
             grouped[key] = grouped.get(key, 0) + 1
     for (kind, what), count in grouped.items():
         found.add(kind, what, f"{count} properties" if count > 1 else "1 property", where)
-
-
-def _gps(values: dict[str, str], found: Findings, where: str) -> None:
-    lat = _coordinate(values.get("exif:GPSLatitude", ""))
-    lon = _coordinate(values.get("exif:GPSLongitude", ""))
-    if lat is None or lon is None:
-        lat = _decimal(values.get("drone-dji:GpsLatitude", ""))
-        lon = _decimal(values.get("drone-dji:GpsLongitude", values.get("drone-dji:GpsLongtitude", "")))
-    if lat is not None and lon is not None and not lat == lon == 0:
-        found.add(Kind.GPS, "GPS position", format_position(lat, lon), where)
-
-
-def _coordinate(text: str) -> float | None:
-    """XMP GPSCoordinate: 'DDD,MM.mmk' or 'DDD,MM,SSk'."""
-    match = _GPS_COORD.match(text)
-    if not match:
-        return None
-    deg, minutes, seconds, ref = match.groups()
-    value = float(deg) + float(minutes) / 60 + float(seconds or 0) / 3600
-    return -value if ref in "SW" else value
-
-
-def _decimal(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None

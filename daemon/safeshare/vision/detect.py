@@ -49,7 +49,9 @@ def analyze(source: Source, max_pixels: int) -> Visible:
     register_heif()
     with opened(source, max_pixels) as image:
         work, full_size = working_copy(image)
-    factor = work.width / full_size[0]
+    # Each axis by its own ratio: the working copy's sides are rounded separately, and one
+    # ratio for both drifts boxes by tens of pixels at the end of a 40000 px screenshot.
+    factor = (work.width / full_size[0], work.height / full_size[1])
     rgb = pixels.flattened(work, pixels.WHITE)
     faces = [Seen("face", box) for box in face_boxes(rgb)]
     read = texts(rgb)
@@ -84,20 +86,24 @@ def _work_scale(size: tuple[int, int]) -> float:
     return min(1.0, WORK_LONG_SIDE / max(size))
 
 
-def _full_size(seen: Seen, factor: float) -> Seen:
-    x0, y0, x1, y1 = (float(v) / factor for v in seen.box)  # plain floats: detectors give numpy's
+def _full_size(seen: Seen, factor: tuple[float, float]) -> Seen:
+    x0, x1 = (float(v) / factor[0] for v in (seen.box[0], seen.box[2]))  # plain floats, not numpy's
+    y0, y1 = (float(v) / factor[1] for v in (seen.box[1], seen.box[3]))
     return Seen(seen.kind, (x0, y0, x1, y1), seen.text)
 
 
 def face_boxes(rgb: Image.Image) -> list[Box]:
-    """Faces, largest first. A picture longer than 4:1 (a scrolling screenshot) is searched
-    in overlapping 2:1 pieces: shrunk whole to the detector's 1600 px, its faces would be a
-    few pixels tall and missed (and a redaction asked for would publish them)."""
-    if _aspect(rgb.size) <= ELONGATED:
+    """Faces, largest first. A picture larger than the detector's 1600 px is also searched
+    in overlapping pieces (2:1 strips for one longer than 4:1, like a scrolling screenshot;
+    squares otherwise): shrunk whole, its small faces would be missed, and a redaction asked
+    for would publish them."""
+    if max(rgb.size) <= centerface.LONG_SIDE:
         return [box for box, _score in centerface.faces(rgb, THREADS)]
     found: list[tuple[Box, float]] = []
-    whole = [((0, 0), rgb)]  # and whole, for a face too large to be whole in any piece
-    for (dx, dy), piece in [*whole, *_pieces(rgb)]:
+    # Whole (for a face too large to be whole in any piece), then in pieces the detector sees
+    # at full working resolution: shrunk whole to 1600 px, small faces fall below its reach.
+    pieces = _pieces(rgb) if _aspect(rgb.size) > ELONGATED else _tiles(rgb, centerface.LONG_SIDE)
+    for (dx, dy), piece in [((0, 0), rgb), *pieces]:
         for (x0, y0, x1, y1), score in centerface.faces(piece, THREADS):
             box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
             twin = next((i for i, (known, _) in enumerate(found) if _iou(box, known) > 0.3), None)
@@ -107,6 +113,22 @@ def face_boxes(rgb: Image.Image) -> list[Box]:
                 found[twin] = (box, score)  # a face in the overlap of two pieces: kept once
     found.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
     return [box for box, _score in found]
+
+
+def _tiles(image: Image.Image, side: int) -> Iterator[tuple[tuple[int, int], Image.Image]]:
+    """As few squares of `side` px as cover the image with an overlap of an eighth: a face
+    small enough to need a piece is whole in one; a larger one is found in the whole."""
+    overlap = side // 8
+
+    def starts(length: int) -> list[int]:
+        count = max(1, math.ceil((length - overlap) / (side - overlap)))
+        last = max(0, length - side)
+        return sorted({round(last * i / max(1, count - 1)) for i in range(count)})
+
+    for y in starts(image.height):
+        for x in starts(image.width):
+            box = (x, y, min(image.width, x + side), min(image.height, y + side))
+            yield (x, y), image.crop(box)
 
 
 def _iou(a: Box, b: Box) -> float:

@@ -10,13 +10,14 @@ of `clean` and `inspect` keeps the payload: it is what a program asked for.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from safeshare.findings import shorten as _shorten
 from safeshare.printable import printable
+from safeshare.vision.payload_words import HIDDEN, hide_secrets, opaque, seed_phrase, tokenish
+
+__all__ = ["HIDDEN", "described", "hide_secrets", "shorten"]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -30,17 +31,10 @@ SECRET_NAMES = re.compile(
     r"login|hash|cred|^[pkts]$",
     re.IGNORECASE,
 )
-# In free text (a vCard note, an SMS): the word after one of these is a secret.
-SECRET_WORDS = re.compile(
-    r"\b(password|passwort|passcode|passphrase|pass|pwd|pw|pin|code|otp|token|secret|key)\b"
-    r"(\s*(?:is|:|=|-)?\s*)(\S+)",
-    re.IGNORECASE,
-)
 # Path segments after which the next one is a key: /reset/8f3a9c2d1b/, /invite/Xk29Qp.
-SECRET_PATHS = re.compile(r"reset|invite|token|verify|confirm|activate|login|auth|key|magic|share", re.I)
-# A payment card number: 15 to 19 digits, maybe in groups (EAN and UPC codes are 8 to 14).
-CARD = re.compile(r"\b(?:\d{4}[ -]){3}\d{4}(?:[ -]?\d{3})?\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b|\b\d{15,19}\b")
-HIDDEN = "…"
+SECRET_PATHS = re.compile(r"reset|invite|token|verify|confirm|activate|login|auth|key|magic|share|^s$", re.I)
+# A map position in a link's query: 'q=48.8584,2.2945'.
+COORDS = re.compile(r"-?\d{1,3}\.\d+, ?-?\d{1,3}\.\d+")
 
 
 def described(text: str, limit: int = 60) -> str:
@@ -51,31 +45,17 @@ def described(text: str, limit: int = 60) -> str:
         return _wifi(text)
     if lowered.startswith("otpauth://"):
         return _otp(text)
+    if lowered.startswith("geo:"):
+        return "a map location, not shown"
+    if count := seed_phrase(text):
+        return f"a recovery phrase of {count} words, not shown"
     if re.match(r"[a-z][a-z0-9+.-]{1,15}://", lowered):
         link = shorten(_link(text), limit)
         return f"{link} (its key left out)" if HIDDEN in link else link
-    if _opaque(text):
+    if opaque(text):
         return "a long code, not shown"
-    words = shorten(_words(text), limit)
+    words = shorten(hide_secrets(text), limit)
     return f"{words} (its secret left out)" if HIDDEN in words else words
-
-
-def _words(text: str) -> str:
-    """Free text with the word after 'password', 'code'..., every key-like word and card
-    numbers hidden."""
-    text = SECRET_WORDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
-    text = CARD.sub(lambda m: HIDDEN if _luhn(m.group(0)) else m.group(0), text)
-    return re.sub(
-        r"\S{12,}",
-        lambda m: HIDDEN if any(_tokenish(part) for part in re.split(r"[:;,=&]", m.group(0))) else m.group(0),
-        text,
-    )
-
-
-def _luhn(number: str) -> bool:
-    digits = [int(ch) for ch in number if ch.isdigit()]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
-    return total % 10 == 0
 
 
 def _fields(body: str) -> dict[str, str]:
@@ -112,49 +92,48 @@ def _link(text: str) -> str:
     except ValueError:
         return "a link, not shown (it is not well formed)"
     name = parts.username or ""
-    user = f"{HIDDEN if _tokenish(name) else name}{':' + HIDDEN if parts.password else ''}@" if name else ""
-    segments = parts.path.split("/")
-    path = "/".join(
-        HIDDEN if _tokenish(segment) or (i and SECRET_PATHS.search(segments[i - 1]) and segment) else segment
-        for i, segment in enumerate(segments)
-    )
+    user = f"{HIDDEN if tokenish(name) else name}{':' + HIDDEN if parts.password else ''}@" if name else ""
+    shown = f"{parts.scheme}://{user}{host}{port}{_path(parts.path)}"
     query = _params(parts.query)
-    fragment = _params(parts.fragment) if "=" in parts.fragment else ("#" + HIDDEN if parts.fragment else "")
-    shown = f"{parts.scheme}://{user}{host}{port}{path}"
     if query:
         shown += "?" + query
-    if fragment:
-        shown += fragment if fragment.startswith("#") else "#" + fragment
+    if parts.fragment.startswith(("/", "!/")):
+        fpath, sep, fquery = parts.fragment.partition("?")
+        fquery = _params(fquery)
+        shown += "#" + _path(fpath) + (f"?{fquery}" if sep and fquery else "")
+    elif "=" in parts.fragment:
+        shown += "#" + _params(parts.fragment)
+    elif parts.fragment:
+        shown += "#" + HIDDEN
     return shown
+
+
+def _path(path: str) -> str:
+    """/reset/8f3a9c2d1b;password=x -> /reset/…;password=…: key-like segments, the segment after
+    a 'reset', 'invite'... and secret matrix parameters left out."""
+    segments = path.split("/")
+    shown = []
+    for i, segment in enumerate(segments):
+        name, sep, matrix = segment.partition(";")
+        after_secret = i and SECRET_PATHS.search(segments[i - 1].partition(";")[0]) and name
+        name = HIDDEN if tokenish(name) or after_secret else name
+        shown.append(name + (";" + _params(matrix).replace("&", ";") if sep else ""))
+    return "/".join(shown)
 
 
 def _params(query: str) -> str:
     pairs = []
     for pair in re.split(r"[&;]", query):
         name, sep, value = (unquote(part) for part in _partition(pair))
-        if not sep:
-            pairs.append(HIDDEN if _tokenish(name) else name)
+        if tokenish(name) or (len(name) >= 8 and sep and not value.strip("=")):
+            pairs.append(HIDDEN)  # a key as the name, or a bare base64 key: '?dGhpcyBp…=='
+        elif not sep:
+            pairs.append(name)
         else:
-            secret = bool(SECRET_NAMES.search(name)) or _tokenish(value)
+            secret = bool(SECRET_NAMES.search(name)) or tokenish(value) or bool(COORDS.fullmatch(value))
             pairs.append(f"{name}={HIDDEN if secret and value else value}")
     return "&".join(p for p in pairs if p)
 
 
 def _partition(pair: str) -> tuple[str, str, str]:
     return pair.partition("=")
-
-
-def _tokenish(text: str) -> bool:
-    """A key rather than a word: random-looking, or 8+ characters mixing letters and digits."""
-    mixed = any(ch.isdigit() for ch in text) and any(ch.isalpha() for ch in text)
-    return _opaque(text) or (len(text) >= 8 and mixed and not text.isdigit())
-
-
-def _opaque(text: str) -> bool:
-    """A long run without spaces that reads like a key: letters and digits mixed at random."""
-    if len(text) < 20 or any(ch.isspace() for ch in text):
-        return False
-    counts = Counter(text)
-    entropy = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-    mixed = any(ch.isdigit() for ch in text) and any(ch.isalpha() for ch in text)
-    return (mixed and entropy >= 3.3) or entropy >= 4.3

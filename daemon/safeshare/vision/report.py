@@ -8,7 +8,7 @@ from typing import Any
 
 from safeshare.findings import shorten
 from safeshare.printable import printable
-from safeshare.vision.payload import described
+from safeshare.vision.payload import described, hide_secrets
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the upright picture's pixels
 SHOWN = 3  # texts and codes named in a sentence; the rest are counted
@@ -46,7 +46,7 @@ class Visible:
             others = len(self.faces) - 1
             parts.append("your face" + (f" + {others} other{'s' if others > 1 else ''}" if others else ""))
         if self.texts:
-            shown = ", ".join(f"'{printable(shorten(t.text, 30))}'" for t in self.texts[:SHOWN])
+            shown = ", ".join(f"'{printable(shorten(hide_secrets(t.text), 30))}'" for t in self.texts[:SHOWN])
             more = _more(len(self.texts))
             parts.append(f"readable text ({shown}){more}" if detail == "full" else "readable text")
         for code in self.codes[:SHOWN]:
