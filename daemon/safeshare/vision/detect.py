@@ -44,8 +44,9 @@ OCR_MODELS = {
 _ocr: Any = None
 
 
-def analyze(source: Source, max_pixels: int) -> Visible:
-    """What the upright picture in `source` shows."""
+def analyze(source: Source, max_pixels: int, thorough: bool = False) -> Visible:
+    """What the upright picture in `source` shows. `thorough` (redaction, which promises
+    that no face is left): faces are also searched in squares of the working copy."""
     register_heif()
     with opened(source, max_pixels) as image:
         work, full_size = working_copy(image)
@@ -53,7 +54,7 @@ def analyze(source: Source, max_pixels: int) -> Visible:
     # ratio for both drifts boxes by tens of pixels at the end of a 40000 px screenshot.
     factor = (work.width / full_size[0], work.height / full_size[1])
     rgb = pixels.flattened(work, pixels.WHITE)
-    faces = [Seen("face", box) for box in face_boxes(rgb)]
+    faces = [Seen("face", box) for box in face_boxes(rgb, thorough)]
     read = texts(rgb)
     if work.mode == "RGBA":  # what is drawn on transparency shows on a dark page too
         known = {seen.text for seen in read}
@@ -92,17 +93,19 @@ def _full_size(seen: Seen, factor: tuple[float, float]) -> Seen:
     return Seen(seen.kind, (x0, y0, x1, y1), seen.text)
 
 
-def face_boxes(rgb: Image.Image) -> list[Box]:
-    """Faces, largest first. A picture larger than the detector's 1600 px is also searched
-    in overlapping pieces (2:1 strips for one longer than 4:1, like a scrolling screenshot;
-    squares otherwise): shrunk whole, its small faces would be missed, and a redaction asked
-    for would publish them."""
-    if max(rgb.size) <= centerface.LONG_SIDE:
+def face_boxes(rgb: Image.Image, thorough: bool = False) -> list[Box]:
+    """Faces, largest first. A picture longer than 4:1 (a scrolling screenshot) is also
+    searched in overlapping 2:1 strips, and with `thorough` any picture larger than the
+    detector's 1600 px in squares: shrunk whole, its small faces would be missed, and a
+    redaction asked for would publish them. (Squares cost about five detector runs instead
+    of one, so only redaction pays for them; issue 15 brings multi-scale detection.)"""
+    elongated = _aspect(rgb.size) > ELONGATED
+    if max(rgb.size) <= centerface.LONG_SIDE or not (elongated or thorough):
         return [box for box, _score in centerface.faces(rgb, THREADS)]
     found: list[tuple[Box, float]] = []
     # Whole (for a face too large to be whole in any piece), then in pieces the detector sees
     # at full working resolution: shrunk whole to 1600 px, small faces fall below its reach.
-    pieces = _pieces(rgb) if _aspect(rgb.size) > ELONGATED else _tiles(rgb, centerface.LONG_SIDE)
+    pieces = _pieces(rgb) if elongated else _tiles(rgb, centerface.LONG_SIDE)
     for (dx, dy), piece in [((0, 0), rgb), *pieces]:
         for (x0, y0, x1, y1), score in centerface.faces(piece, THREADS):
             box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)

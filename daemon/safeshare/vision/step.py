@@ -65,11 +65,13 @@ class VisionStep:
     def redacts(self) -> bool:
         return bool(self.config.redact)
 
-    def analyze(self, source: Path | bytes | bytearray, name: str = "") -> Visible | None:
+    def analyze(
+        self, source: Path | bytes | bytearray, name: str = "", thorough: bool = False
+    ) -> Visible | None:
         """What `source` (a path, or the file's bytes, named `name`) shows; None if unknown."""
         readable = str(source) if isinstance(source, Path) else source
         try:
-            return self.pool.call(_analyze_in_worker, readable, self.max_pixels)
+            return self.pool.call(_analyze_in_worker, readable, self.max_pixels, thorough)
         except (SafeshareError, OSError) as exc:  # OSError: the worker could not be started
             shown = source.name if isinstance(source, Path) else name
             log.warning("could not look at what %s shows: %s", shown, exc)
@@ -116,10 +118,10 @@ def _load_in_worker() -> bool:
     return True
 
 
-def _analyze_in_worker(source: str | bytes | bytearray, max_pixels: int) -> Visible:
+def _analyze_in_worker(source: str | bytes | bytearray, max_pixels: int, thorough: bool) -> Visible:
     from safeshare.vision import detect
 
-    return detect.analyze(source, max_pixels)
+    return detect.analyze(source, max_pixels, thorough)
 
 
 def _redact_in_worker(
