@@ -138,19 +138,38 @@ def for_failure(result: Result) -> Message:
     return Message(f"Couldn't clean {name_of(result.source)}", f"{_first_upper(reason_and_next(result))}.")
 
 
+# What happens next to a file that was not cleaned, by kind: (in a notification of its own,
+# in a burst's list). One classification (`_failure`) serves both.
+NEXT = {
+    "output": (
+        "could not write the clean copy ({}); it will be tried again",
+        "could not write the copy: {}; will retry",
+    ),
+    "unfinished": (
+        "the photo looks unfinished ({}); it will be tried again when it changes",
+        "{}; looks unfinished, tried again when it changes",
+    ),
+    "limits": ("{}; nothing was published (the limits are in the [clean] settings)", "{}; not published"),
+    "input": ("{}; nothing was published", "{}; not published"),
+    "ours": ("{}; nothing was published, and it will be tried again when it changes", "{}; not published"),
+}
+
+
+def _failure(result: Result) -> str:
+    problem = result.problem
+    if result.disposition is Disposition.RETRY_OUTPUT or (problem and issubclass(problem, OutputError)):
+        return "output"
+    if problem and issubclass(problem, Truncated | EmptyFile):
+        return "unfinished"
+    if problem and issubclass(problem, TooLarge):
+        return "limits"
+    return "input" if problem and issubclass(problem, InputError) else "ours"
+
+
 def reason_and_next(result: Result) -> str:
     """'could not write the clean copy (no space left on device); it will be tried again'."""
     reason = (result.reason or result.status.value).rstrip(".")
-    problem = result.problem
-    if result.disposition is Disposition.RETRY_OUTPUT or (problem and issubclass(problem, OutputError)):
-        return f"could not write the clean copy ({reason}); it will be tried again"
-    if problem and issubclass(problem, Truncated | EmptyFile):
-        return f"the photo looks unfinished ({reason}); it will be tried again when it changes"
-    if problem and issubclass(problem, TooLarge):
-        return f"{reason}; nothing was published (the limits are in the [clean] settings)"
-    if problem and issubclass(problem, InputError):
-        return f"{reason}; nothing was published"
-    return f"{reason}; nothing was published, and it will be tried again when it changes"
+    return NEXT[_failure(result)][0].format(reason)
 
 
 def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
@@ -203,12 +222,7 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
 def _short(result: Result) -> str:
     """A failure in a burst: its reason, and what happens next in a few words."""
     reason = printable(shorten(result.reason or result.status.value, 120)).rstrip(".")
-    problem = result.problem
-    if result.disposition is Disposition.RETRY_OUTPUT or (problem and issubclass(problem, OutputError)):
-        return f"could not write the copy: {reason}; will retry"
-    if problem and issubclass(problem, Truncated | EmptyFile):
-        return f"{reason}; looks unfinished, tried again when it changes"
-    return f"{reason}; not published"
+    return NEXT[_failure(result)][1].format(reason)
 
 
 def for_visible(results: Sequence[Result]) -> Message | None:

@@ -12,7 +12,7 @@ from safeshare.findings import shorten
 from safeshare.ledger import LEDGER_NAME, LedgerError, Record, open_readonly
 from safeshare.printable import printable
 from safeshare.report import shown
-from safeshare.vision import INSTALL
+from safeshare.vision import INSTALL, REQUIRED
 from safeshare.vision import installed as vision_installed
 
 
@@ -98,7 +98,7 @@ def vision_problem() -> str | None:
     import subprocess
     import sys
 
-    probe = "import numpy, onnxruntime, rapidocr, zxingcpp"
+    probe = "import " + ", ".join(("numpy", *REQUIRED))
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1"}
     try:
         proc = subprocess.run(

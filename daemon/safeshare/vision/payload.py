@@ -124,7 +124,7 @@ def _path(path: str) -> str:
 def _params(query: str) -> str:
     pairs = []
     for pair in re.split(r"[&;]", query):
-        name, sep, value = (unquote(part) for part in _partition(pair))
+        name, sep, value = (unquote(part) for part in pair.partition("="))
         if tokenish(name) or (len(name) >= 8 and sep and not value.strip("=")):
             pairs.append(HIDDEN)  # a key as the name, or a bare base64 key: '?dGhpcyBp…=='
         elif not sep:
@@ -133,7 +133,3 @@ def _params(query: str) -> str:
             secret = bool(SECRET_NAMES.search(name)) or tokenish(value) or bool(COORDS.fullmatch(value))
             pairs.append(f"{name}={HIDDEN if secret and value else value}")
     return "&".join(p for p in pairs if p)
-
-
-def _partition(pair: str) -> tuple[str, str, str]:
-    return pair.partition("=")
