@@ -48,7 +48,7 @@ def test_example_documents_every_key_with_its_default() -> None:
         ("[[watch]]\npath = '/x'\nlabel = '../up'", "'watch[0].label' must be a plain folder name"),
         ("watch = 3", "'watch' must be a list"),
         ("output = 5", "'output' must be a folder path"),
-        ("[vision]\nredact = ['blur']", "'vision.redact' may hold 'faces-except-largest'"),
+        ("[vision]\nredact = ['blur']", "'vision.redact' may hold 'faces-except-yours', 'faces-except-"),
         ("[vision]\nredact = 'faces'", "'vision.redact' must be a list of strings"),
         ("[clean\n", "invalid TOML"),
     ],

@@ -101,7 +101,7 @@ def test_one_photo_with_vision_is_one_notification_that_says_what_it_shows() -> 
     result.visible = Visible((100, 100), [FACE])
     n.file_seen(result)
     (message,) = run(n, clock, clock.now + 1)
-    assert message.title == "Photo cleaned: IMG_1.jpg" and "Also visible: your face." in message.body
+    assert message.title == "Photo cleaned: IMG_1.jpg" and "Also visible: a face." in message.body
     assert run(n, clock, clock.now + 600) == []
 
 

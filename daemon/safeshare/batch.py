@@ -195,7 +195,7 @@ def clean_all(
 def _look(vision: VisionStep, cleaning: Future[Result]) -> Result:
     result = cleaning.result()
     if result.output is not None and result.visible is None:
-        result.visible = vision.analyze(result.output)
+        result.visible = vision.analyze(result.output, findings=result.findings)
     return result
 
 

@@ -54,7 +54,8 @@ class NotifyConfig:
 class VisionConfig:
     enabled: bool = True  # used when the vision extra is installed
     redact: tuple[str, ...] = field(
-        default=(), metadata={"choices": ("faces-except-largest", "faces", "text", "codes")}
+        default=(),
+        metadata={"choices": ("faces-except-yours", "faces-except-largest", "faces", "text", "codes")},
     )
     memory_mb: int = field(default=3072, metadata={"min": 512})
 

@@ -35,5 +35,5 @@ def inspect_file(source: Path, max_bytes: int, vision: VisionStep | None = None)
     findings.extend(seen.findings)
     xattr_findings(source, findings)
     name_findings(source.name, findings)
-    visible = vision.analyze(source) if vision is not None else None
+    visible = vision.analyze(source, findings=findings) if vision is not None else None
     return Report(source, fmt.name, findings, seen.orientation, visible=visible)

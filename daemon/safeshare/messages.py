@@ -120,6 +120,8 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
         lines.append(f"{still}: {result.visible.describe(detail)}.")
     elif result.looking and result.visible is None:
         lines.append("What it shows could not be checked.")
+    if result.visible is not None and result.visible.checked():  # said even when nothing was found
+        lines.append(f"{_first_upper(result.visible.checked())}.")
     converted = _converted(result)
     if converted:
         lines.append(f"{converted}.")
@@ -235,7 +237,8 @@ def for_visible(results: Sequence[Result]) -> Message | None:
     photos = "the photo just cleaned" if total == 1 else f"the {total} photos just cleaned"
     if not showing:
         if not unseen:
-            return None
+            unsure = _unsure(results)  # nothing found, but not everywhere could be looked at well
+            return Message(f"Nothing found in {photos}", "\n".join(unsure)) if unsure else None
         return Message(
             f"Could not look at {photos}" if total == 1 else f"Could not look at {unseen} of {photos}",
             "What they show (faces, text, codes) is not known.",
@@ -251,8 +254,19 @@ def for_visible(results: Sequence[Result]) -> Message | None:
             lines.append(f"{len(names)} {verb} {what}: {', '.join(names[:SHOWN])}{more(len(names))}.")
     if unseen:
         lines.append(f"{unseen} could not be looked at.")
+    lines += _unsure(results)
     title = f"Visible in {photos}" if total == 1 else f"Visible in {len(showing)} of {photos}"
     return Message(title, "\n".join(lines))
+
+
+def _unsure(results: Sequence[Result]) -> list[str]:
+    """'In 3 of them faces, text and codes may be missed: small text.' (or [])."""
+    missed = sorted({limit for r in results if r.visible is not None for limit in r.visible.limits})
+    count = sum(1 for r in results if r.visible is not None and r.visible.limits)
+    if not count:
+        return []
+    which = "it" if len(results) == 1 else f"{count} of them"
+    return [f"In {which}, safeshare may have missed {', '.join(missed)}."]
 
 
 def more(n: int) -> str:

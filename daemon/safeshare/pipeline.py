@@ -273,7 +273,7 @@ def _redacted(
     input: what is published is what was looked at (a crop, a tone map or a frame choice made
     while cleaning is never undone by decoding the original again)."""
     published = bytearray(b"".join(cleaned.parts))
-    visible = vision.analyze(published, source.name, thorough=True)  # no face may be missed
+    visible = vision.analyze(published, source.name, thorough=True, findings=cleaned.findings)
     if visible is None:
         raise VerificationError("redaction was asked for, but what the picture shows could not be checked")
     hidden = vision.to_hide(visible)

@@ -34,6 +34,8 @@ def clean_line(result: Result) -> str:
     notes = "".join(f"; {shorten(note, 400)}" for note in result.notes)
     if result.visible:
         notes += f"; {'still' if result.filled else 'also'} visible: {result.visible.describe()}"
+    if result.visible is not None and result.visible.checked():
+        notes += f"; {result.visible.checked()}"
     assert result.output is not None
     return (
         f"cleaned: {shown(result.source)} -> {shown(result.output)} ({fmt}, {how}; removed: {removed}{notes})"
@@ -67,6 +69,10 @@ def inspect_lines(report: Report) -> list[str]:
     body = report.findings.summary_lines(per_class=12) or ["carries no metadata beyond the picture"]
     if report.visible:
         body.append(f"visible in the picture: {report.visible.describe()}")
+    if report.visible is not None and report.visible.checked():
+        body.append(report.visible.checked())
+    if report.visible is not None and report.visible.selfie:
+        body.append(f"a selfie ({report.visible.selfie}): its largest face is said to be yours")
     return [head, *(f"  {line}" for line in body)]
 
 

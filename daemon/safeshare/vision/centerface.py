@@ -42,9 +42,12 @@ def session(threads: int) -> Any:
     return _session
 
 
-def faces(rgb: Image.Image, threads: int) -> list[tuple[tuple[float, float, float, float], float]]:
-    """(box in `rgb`'s pixels, score) for each face, largest first."""
-    small, factor = downscale(rgb, LONG_SIDE)
+def faces(
+    rgb: Image.Image, threads: int, long_side: int = LONG_SIDE
+) -> list[tuple[tuple[float, float, float, float], float]]:
+    """(box in `rgb`'s pixels, score) for each face, largest first, looked for in `rgb`
+    shrunk to at most `long_side` px."""
+    small, factor = downscale(rgb, long_side)
     pixels = np.asarray(small, dtype=np.float32)
     height, width = pixels.shape[:2]
     blob = np.zeros((1, 3, -(-height // 32) * 32, -(-width // 32) * 32), np.float32)

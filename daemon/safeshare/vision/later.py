@@ -49,7 +49,7 @@ class LookLater:
                 time.sleep(0.2)  # cleaning first: a burst is published before anything is looked at
             if not self._stopping.is_set() and result.output is not None:
                 try:
-                    result.visible = self.step.analyze(result.output)
+                    result.visible = self.step.analyze(result.output, findings=result.findings)
                 except Exception:  # looking failed in a way not foreseen: still report the file
                     log.exception("could not look at what %s shows", result.source.name)
             try:

@@ -1,9 +1,9 @@
-"""What a picture shows, and how to say it: "your face + 2 others, readable text
-('ID 4821-7730', 'Password'), a QR code (https://...)"."""
+"""What a picture shows, and how to say it: "3 faces, readable text ('ID 4821-7730',
+'Password'), a QR code (https://...)"; in a selfie "your face + 2 others" (whose.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from safeshare.findings import shorten
@@ -33,6 +33,8 @@ class Visible:
     faces: list[Seen] = field(default_factory=list)  # largest first
     texts: list[Seen] = field(default_factory=list)
     codes: list[Seen] = field(default_factory=list)
+    limits: tuple[str, ...] = ()  # what may have been missed ("small text"), said with the result
+    selfie: str = ""  # the evidence that it came from a front camera: its largest face is yours
 
     def __bool__(self) -> bool:
         return bool(self.faces or self.texts or self.codes)
@@ -43,8 +45,7 @@ class Visible:
         code protects left out (see payload.py)."""
         parts = []
         if self.faces:
-            others = len(self.faces) - 1
-            parts.append("your face" + (f" + {others} other{'s' if others > 1 else ''}" if others else ""))
+            parts.append(self._faces())
         if self.texts:
             shown = ", ".join(f"'{printable(shorten(hide_secrets(t.text), 30))}'" for t in self.texts[:SHOWN])
             more = _more(len(self.texts))
@@ -57,14 +58,30 @@ class Visible:
             parts[-1] += f" + {len(self.codes) - SHOWN} more code{'s' if len(self.codes) - SHOWN > 1 else ''}"
         return ", ".join(parts)
 
+    def _faces(self) -> str:
+        count = len(self.faces)
+        if not self.selfie:
+            return "a face" if count == 1 else f"{count} faces"
+        others = count - 1
+        return "your face" + (f" + {others} other{'s' if others > 1 else ''}" if others else "")
+
+    def checked(self) -> str:
+        """'checked faces, text and codes; may miss small text' when parts of the picture
+        could not be looked at well ('' otherwise: nothing to add to what was found)."""
+        if not self.limits:
+            return ""
+        *first, last = self.limits
+        missed = f"{', '.join(first)} or {last}" if first else last
+        return f"checked faces, text and codes; may miss {missed}"
+
     def without(self, hidden: Visible) -> Visible:
         """What is still visible once `hidden` is filled in."""
         gone = {id(seen) for seen in (*hidden.faces, *hidden.texts, *hidden.codes)}
-        return Visible(
-            self.size,
-            [f for f in self.faces if id(f) not in gone],
-            [t for t in self.texts if id(t) not in gone],
-            [c for c in self.codes if id(c) not in gone],
+        return replace(
+            self,
+            faces=[f for f in self.faces if id(f) not in gone],
+            texts=[t for t in self.texts if id(t) not in gone],
+            codes=[c for c in self.codes if id(c) not in gone],
         )
 
     def boxes(self) -> list[Box]:
@@ -92,6 +109,8 @@ class Visible:
             "faces": [item(f) for f in self.faces],
             "texts": [item(t) for t in self.texts],
             "codes": [item(c) for c in self.codes],
+            "may_miss": list(self.limits),
+            "selfie": self.selfie,
         }
 
 

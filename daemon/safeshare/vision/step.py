@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safeshare.config import VisionConfig
 from safeshare.errors import SafeshareError, VisionUnavailable
+from safeshare.findings import Findings
 from safeshare.isolation import DecoderPool
 from safeshare.vision import INSTALL, REQUIRED, installed
 from safeshare.vision.report import Box, Visible
+from safeshare.vision.whose import front_camera
 
 if TYPE_CHECKING:
     from safeshare.formats.reencode import Reencoded
 
 log = logging.getLogger(__name__)
 TIMEOUT = 120.0
+_SOME_FACES = {"faces-except-largest", "faces-except-yours"}
 
 
 class VisionStep:
@@ -66,32 +70,35 @@ class VisionStep:
         return bool(self.config.redact)
 
     def analyze(
-        self, source: Path | bytes | bytearray, name: str = "", thorough: bool = False
+        self,
+        source: Path | bytes | bytearray,
+        name: str = "",
+        thorough: bool = False,
+        findings: Findings | None = None,
     ) -> Visible | None:
-        """What `source` (a path, or the file's bytes, named `name`) shows; None if unknown."""
+        """What `source` (a path, or the file's bytes, named `name`) shows; None if unknown.
+        `findings`: the metadata the original carried, which says whether it is a selfie."""
         readable = str(source) if isinstance(source, Path) else source
         try:
-            return self.pool.call(_analyze_in_worker, readable, self.max_pixels, thorough)
+            visible: Visible = self.pool.call(_analyze_in_worker, readable, self.max_pixels, thorough)
         except (SafeshareError, OSError) as exc:  # OSError: the worker could not be started
             shown = source.name if isinstance(source, Path) else name
             log.warning("could not look at what %s shows: %s", shown, exc)
             return None
+        return replace(visible, selfie=front_camera(findings))
 
     def to_hide(self, visible: Visible) -> Visible:
-        """What the user asked to have filled in, of what `visible` holds."""
+        """What the user asked to have filled in, of what `visible` holds. "faces-except-yours"
+        keeps the largest face only in a selfie; "faces-except-largest" keeps it always."""
         wanted = set(self.config.redact)
-        faces = (
-            visible.faces
-            if "faces" in wanted
-            else visible.faces[1:]
-            if "faces-except-largest" in wanted
-            else []
-        )
-        return Visible(
-            visible.size,
-            list(faces),
-            visible.texts if "text" in wanted else [],
-            visible.codes if "codes" in wanted else [],
+        yours = "faces-except-yours" in wanted and bool(visible.selfie)
+        kept = 1 if "faces-except-largest" in wanted or yours else 0
+        faces = visible.faces if "faces" in wanted else visible.faces[kept:] if _SOME_FACES & wanted else []
+        return replace(
+            visible,
+            faces=list(faces),
+            texts=visible.texts if "text" in wanted else [],
+            codes=visible.codes if "codes" in wanted else [],
         )
 
     def redact(

@@ -1,0 +1,103 @@
+"""Faces at every scale. Runs in the vision worker.
+
+One detector run cannot see every face: CenterFace finds faces from about 10 px to about
+half the picture it is given. So faces are looked for three ways and the boxes merged:
+- in a small copy (480 px), for a face that fills the frame or is cut by its edge (at
+  1600 px a close selfie returns nothing; shrunk, it is found);
+- in the picture at 1600 px, for ordinary faces;
+- in squares of the working copy (up to 3000 px), for small faces in a large photo. These
+  cost about five detector runs, so they run when a redaction depends on them, and
+  otherwise the report says that small faces may be missed.
+Pictures longer than 4:1 (scrolling screenshots) are always searched in 2:1 pieces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from PIL import Image
+
+from safeshare.vision import centerface
+from safeshare.vision.report import Box
+from safeshare.vision.shapes import ELONGATED, THREADS, aspect, pieces
+
+SMALL_SIDE = 480  # a face filling the frame, or half a face at its edge
+CONTAINED = 0.6  # a box mostly inside a larger, surer one is part of that face
+
+
+def face_boxes(rgb: Image.Image, thorough: bool = False) -> list[Box]:
+    """Faces in `rgb`, largest first, in `rgb`'s pixels."""
+    found: list[tuple[Box, float]] = []
+    for offset, piece, side in _passes(rgb, thorough):
+        for box, score in centerface.faces(piece, THREADS, side):
+            dx, dy = offset
+            _merge(found, (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy), score)
+    found.sort(key=lambda item: _area(item[0]), reverse=True)
+    return [box for box, _score in found]
+
+
+def reach(rgb: Image.Image, thorough: bool) -> float:
+    """The scale at which the smallest faces were looked for (1: the working copy itself)."""
+    if thorough or aspect(rgb.size) > ELONGATED:
+        return 1.0
+    return min(1.0, centerface.LONG_SIDE / max(rgb.size))
+
+
+def _passes(rgb: Image.Image, thorough: bool) -> Iterator[tuple[tuple[int, int], Image.Image, int]]:
+    if max(rgb.size) > SMALL_SIDE * 1.5:
+        yield (0, 0), rgb, SMALL_SIDE
+    yield (0, 0), rgb, centerface.LONG_SIDE
+    if max(rgb.size) <= centerface.LONG_SIDE:
+        return
+    if aspect(rgb.size) > ELONGATED:
+        pieces_ = pieces(rgb)
+    elif thorough:
+        pieces_ = _tiles(rgb, centerface.LONG_SIDE)
+    else:
+        return
+    for offset, piece in pieces_:
+        yield offset, piece, centerface.LONG_SIDE
+
+
+def _merge(found: list[tuple[Box, float]], box: Box, score: float) -> None:
+    """Adds `box` unless it is a face already known: the same box seen in another pass or in
+    the overlap of two pieces (the surer one kept), or a part of a larger face."""
+    for i, (known, known_score) in enumerate(found):
+        common = _common(box, known)
+        if common / max(1e-9, _area(box) + _area(known) - common) > 0.3:
+            if score > known_score:
+                found[i] = (box, score)
+            return
+        small = box if _area(box) < _area(known) else known
+        if common / max(1e-9, _area(small)) > CONTAINED:
+            if small is known:
+                found[i] = (box, max(score, known_score))
+            return
+    found.append((box, score))
+
+
+def _tiles(image: Image.Image, side: int) -> Iterator[tuple[tuple[int, int], Image.Image]]:
+    """As few squares of `side` px as cover the image with an overlap of an eighth: a face
+    small enough to need a piece is whole in one; a larger one is found in the whole."""
+    overlap = side // 8
+
+    def starts(length: int) -> list[int]:
+        count = max(1, math.ceil((length - overlap) / (side - overlap)))
+        last = max(0, length - side)
+        return sorted({round(last * i / max(1, count - 1)) for i in range(count)})
+
+    for y in starts(image.height):
+        for x in starts(image.width):
+            box = (x, y, min(image.width, x + side), min(image.height, y + side))
+            yield (x, y), image.crop(box)
+
+
+def _common(a: Box, b: Box) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return width * height
+
+
+def _area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])

@@ -1,0 +1,165 @@
+"""Readable text, read where it is. Runs in the vision worker.
+
+The picture is read whole at 1280 px (rapidocr's detector finds lines far smaller than its
+recogniser can read). When the working copy is larger than that, every line that was found
+but could not be read with confidence, or that is small at 1280 px, is read again from the
+working copy at up to 2.3 times the resolution, in as few regions as hold those lines: an
+area is read closer only where text was found, and never twice. Pictures longer than 4:1
+are read in overlapping 2:1 pieces instead. Results need a score of 0.6 and at least three
+letters or digits (the false-positive filter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from safeshare.vision.centerface import downscale
+from safeshare.vision.report import Box, Seen
+from safeshare.vision.shapes import ELONGATED, THREADS, aspect, overlap, pieces
+
+TEXT_LONG_SIDE, TEXT_SHORT_SIDE = 1280, 960
+TEXT_MIN_SCORE, TEXT_MIN_ALNUM = 0.6, 3
+CLOSER = 1.5  # read again closer when the working copy is at least this much larger
+SMALL_LINE = 20  # px high at 1280 px: read again closer even when it was read
+UNREAD_LINE = 40  # px high at 1280 px: found but not read, read again closer
+REGION_SIDE = 1600  # the largest region read at once (rapidocr shrinks past 2000)
+MAX_REGIONS = 12
+ENLARGED = 736  # short side a small picture is enlarged to (rapidocr's own default)
+OCR_MODELS = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+}
+_ocr: Any = None
+Line = tuple[Box, str, float]  # box in the read image's pixels, text, score
+
+
+def texts(rgb: Image.Image) -> list[Seen]:
+    """Text in `rgb`, in `rgb`'s pixels."""
+    if aspect(rgb.size) > ELONGATED:
+        return _in_pieces(rgb)
+    small, factor = downscale(rgb, TEXT_LONG_SIDE)
+    if min(small.size) < ENLARGED:  # a small picture is read enlarged, as rapidocr would
+        grow = ENLARGED / max(1, min(small.size))
+        size = (round(small.width * grow), round(small.height * grow))
+        lines = [
+            _scaled(line, factor * grow, (0, 0))
+            for line in _lines(small.resize(size, Image.Resampling.BICUBIC))
+        ]
+    else:
+        lines = [_scaled(line, factor, (0, 0)) for line in _lines(small)]
+    found = [_seen(line) for line in lines if _readable(line)]
+    if factor * CLOSER > 1:
+        return found
+    # Read closer: what is small, or was found but not read (only where it is small: a large
+    # box that could not be read is not text that more pixels would make readable).
+    unsure = [
+        line[0]
+        for line in lines
+        if _height(line) * factor < SMALL_LINE
+        or (not _readable(line) and _height(line) * factor < UNREAD_LINE)
+    ]
+    closer: list[Seen] = []
+    for region in _regions(unsure, rgb.size)[:MAX_REGIONS]:
+        crop = rgb.crop((round(region[0]), round(region[1]), round(region[2]), round(region[3])))
+        piece, piece_factor = downscale(crop, REGION_SIDE)
+        for line in _lines(piece):
+            origin = (round(region[0]), round(region[1]))  # where the crop starts, in rgb's pixels
+            line = _scaled(_scaled(line, piece_factor, (0, 0)), 1.0, origin)
+            if _readable(line) and not any(line[1] == c.text and overlap(line[0], c.box) for c in closer):
+                closer.append(_seen(line))
+    # Read closer replaces read from afar, where both saw the same place.
+    return [seen for seen in found if not any(overlap(seen.box, c.box) for c in closer)] + closer
+
+
+def _in_pieces(rgb: Image.Image) -> list[Seen]:
+    scale = min(1.0, TEXT_SHORT_SIDE / min(rgb.size))
+    small, factor = downscale(rgb, round(max(rgb.size) * scale))
+    if min(small.size) < 8:
+        return []  # too thin to hold a line of text
+    found: list[Seen] = []
+    for offset, piece in pieces(small):
+        for line in _lines(piece):
+            line = _scaled(line, factor, offset)
+            if _readable(line) and not any(line[1] == k.text and overlap(line[0], k.box) for k in found):
+                found.append(_seen(line))  # a line in the overlap of two pieces is read twice: kept once
+    return found
+
+
+def _regions(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
+    """Boxes grown by their height on each side and merged where they touch, largest first."""
+    merged: list[Box] = []
+    for b in boxes:
+        h = b[3] - b[1]
+        box = (max(0.0, b[0] - h), max(0.0, b[1] - h), min(size[0], b[2] + h), min(size[1], b[3] + h))
+        while (known := next((k for k in merged if overlap(box, k)), None)) is not None:
+            merged.remove(known)  # grown, it may now touch others: merged again until it does not
+            box = (min(box[0], known[0]), min(box[1], known[1]), max(box[2], known[2]), max(box[3], known[3]))
+        merged.append(box)
+    return sorted(merged, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+
+def _scaled(line: Line, factor: float, offset: tuple[int, int]) -> Line:
+    """`line` in the larger picture: moved by `offset`, then divided by `factor`."""
+    x0, y0, x1, y1 = line[0]
+    dx, dy = offset
+    return ((x0 + dx) / factor, (y0 + dy) / factor, (x1 + dx) / factor, (y1 + dy) / factor), line[1], line[2]
+
+
+def _height(line: Line) -> float:
+    return line[0][3] - line[0][1]
+
+
+def _readable(line: Line) -> bool:
+    return line[2] >= TEXT_MIN_SCORE and sum(c.isalnum() for c in line[1]) >= TEXT_MIN_ALNUM
+
+
+def _seen(line: Line) -> Seen:
+    return Seen("text", line[0], line[1])
+
+
+def _lines(image: Image.Image) -> list[Line]:
+    """Every line the detector found in `image`, with what was read and how sure."""
+    result = _engine()(image, text_score=0.0)  # an image, never a string: rapidocr fetches URLs
+    if result.txts is None:
+        return []
+    out: list[Line] = []
+    for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=True):
+        xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+        out.append(((min(xs), min(ys), max(xs), max(ys)), str(text), float(score)))
+    return out
+
+
+def _refuse_download(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("rapidocr tried to download a model: refused (safeshare works offline)")
+
+
+def _engine() -> Any:
+    global _ocr
+    if _ocr is None:
+        from importlib.util import find_spec
+
+        from rapidocr import RapidOCR
+        from rapidocr.utils import download_file
+
+        download_file.DownloadFile.run = classmethod(_refuse_download)  # type: ignore[method-assign,assignment]
+        spec = find_spec("rapidocr")
+        assert spec is not None and spec.submodule_search_locations
+        models = Path(next(iter(spec.submodule_search_locations))) / "models"
+        params: dict[str, Any] = {
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": THREADS,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # Never scaled up: by default its detector enlarges a picture to 736 px on the
+            # short side, which made a 170 x 120 px region cost as much as a whole photo.
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 2000,
+        }
+        # A second line of defence above: its downloader refuses. The first: explicit paths.
+        for task, name in OCR_MODELS.items():
+            params[f"{task}.model_path"] = str(models / name)  # explicit paths: no download step
+        _ocr = RapidOCR(params=params)
+    return _ocr
