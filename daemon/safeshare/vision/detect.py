@@ -24,10 +24,12 @@ from safeshare.formats.reencode import register_heif
 from safeshare.pillow_reading import Source, opened
 from safeshare.vision import centerface, pixels
 from safeshare.vision.codes import CODE_LONG_SIDE, codes
-from safeshare.vision.faces import face_boxes, reach
+from safeshare.vision.faces import face_boxes
+from safeshare.vision.faces import reach as face_reach
 from safeshare.vision.report import Seen, Visible
 from safeshare.vision.shapes import ELONGATED, aspect
 from safeshare.vision.text import TEXT_LONG_SIDE, texts
+from safeshare.vision.text import reach as text_reach
 
 WORK_LONG_SIDE = max(centerface.LONG_SIDE, TEXT_LONG_SIDE, CODE_LONG_SIDE)  # the most any detector uses
 WORK_PIXELS = 3000 * 2250  # the working copy of an elongated picture, by area
@@ -47,23 +49,27 @@ def analyze(source: Source, max_pixels: int, thorough: bool = False) -> Visible:
     factor = (work.width / full_size[0], work.height / full_size[1])
     rgb = pixels.flattened(work, pixels.WHITE)
     faces = [Seen("face", box) for box in face_boxes(rgb, thorough)]
-    read = texts(rgb)
+    read, complete = texts(rgb)
     if work.mode == "RGBA":  # what is drawn on transparency shows on a dark page too
         known = {seen.text for seen in read}
-        read += [seen for seen in texts(pixels.flattened(work, pixels.BLACK)) if seen.text not in known]
+        on_black, complete_too = texts(pixels.flattened(work, pixels.BLACK))
+        read += [seen for seen in on_black if seen.text not in known]
+        complete = complete and complete_too
     faces, read, found = ([_full_size(seen, factor) for seen in kind] for kind in (faces, read, codes(rgb)))
-    return Visible(full_size, faces, read, found, limits=limits(rgb, full_size, thorough))
+    return Visible(full_size, faces, read, found, limits=limits(rgb, full_size, thorough, complete))
 
 
-def limits(rgb: Image.Image, full_size: tuple[int, int], thorough: bool) -> tuple[str, ...]:
-    """What may have been missed: faces or text too small for the scale they were looked
-    for at, and anything in a very dark picture."""
+def limits(
+    rgb: Image.Image, full_size: tuple[int, int], thorough: bool, complete: bool = True
+) -> tuple[str, ...]:
+    """What may have been missed: faces or text too small for the scale each detector really
+    looked at, text left unread past the cap on regions read closer (`complete` False), and
+    anything in a very dark picture."""
     to_full = max(full_size) / max(rgb.size)
     said = []
-    if SMALLEST_FACE / reach(rgb, thorough) * to_full > SMALL_FACE:
+    if SMALLEST_FACE / face_reach(rgb, thorough) * to_full > SMALL_FACE:
         said.append("small faces")
-    text_scale = 1.0 if aspect(rgb.size) > ELONGATED else min(1.0, TEXT_LONG_SIDE / max(rgb.size))
-    if SMALLEST_TEXT / text_scale * to_full > SMALL_TEXT:
+    if SMALLEST_TEXT / text_reach(rgb) * to_full > SMALL_TEXT or not complete:
         said.append("small text")
     histogram = rgb.convert("L").histogram()
     brightness = sum(i * n for i, n in enumerate(histogram)) / max(1, rgb.width * rgb.height)

@@ -20,14 +20,17 @@ from PIL import Image
 
 from safeshare.vision import centerface
 from safeshare.vision.report import Box
-from safeshare.vision.shapes import ELONGATED, THREADS, aspect, pieces
+from safeshare.vision.shapes import ELONGATED, THREADS, aspect, piece_length, pieces
 
 SMALL_SIDE = 480  # a face filling the frame, or half a face at its edge
-CONTAINED = 0.6  # a box mostly inside a larger, surer one is part of that face
+SAME = 0.3  # boxes overlapping this much (IoU) are one face
+SMALLEST = 10  # px: a picture thinner than this holds no face
 
 
 def face_boxes(rgb: Image.Image, thorough: bool = False) -> list[Box]:
     """Faces in `rgb`, largest first, in `rgb`'s pixels."""
+    if min(rgb.size) < SMALLEST:
+        return []  # a sliver: no face fits (and 2:1 pieces of it would be thousands)
     found: list[tuple[Box, float]] = []
     for offset, piece, side in _passes(rgb, thorough):
         for box, score in centerface.faces(piece, THREADS, side):
@@ -39,7 +42,11 @@ def face_boxes(rgb: Image.Image, thorough: bool = False) -> list[Box]:
 
 def reach(rgb: Image.Image, thorough: bool) -> float:
     """The scale at which the smallest faces were looked for (1: the working copy itself)."""
-    if thorough or aspect(rgb.size) > ELONGATED:
+    if min(rgb.size) < SMALLEST:
+        return 1.0  # nothing is looked for: no face fits
+    if aspect(rgb.size) > ELONGATED:  # in pieces, each shrunk to 1600 px
+        return min(1.0, centerface.LONG_SIDE / piece_length(rgb.size))
+    if thorough:
         return 1.0
     return min(1.0, centerface.LONG_SIDE / max(rgb.size))
 
@@ -61,20 +68,23 @@ def _passes(rgb: Image.Image, thorough: bool) -> Iterator[tuple[tuple[int, int],
 
 
 def _merge(found: list[tuple[Box, float]], box: Box, score: float) -> None:
-    """Adds `box` unless it is a face already known: the same box seen in another pass or in
-    the overlap of two pieces (the surer one kept), or a part of a larger face."""
-    for i, (known, known_score) in enumerate(found):
-        common = _common(box, known)
-        if common / max(1e-9, _area(box) + _area(known) - common) > 0.3:
-            if score > known_score:
-                found[i] = (box, score)
+    """Adds `box`, joined with every known box it is the same face as (IoU over 0.3: seen in
+    another pass, or in the overlap of two pieces). Joined boxes become their union, so a
+    face clipped by one piece's edge is covered whole. A box inside another is kept: it may
+    be a second face, and filling both is always safe."""
+    while True:
+        twin = next((i for i, (known, _) in enumerate(found) if _iou(box, known) > SAME), None)
+        if twin is None:
+            found.append((box, score))
             return
-        small = box if _area(box) < _area(known) else known
-        if common / max(1e-9, _area(small)) > CONTAINED:
-            if small is known:
-                found[i] = (box, max(score, known_score))
-            return
-    found.append((box, score))
+        known, known_score = found.pop(twin)
+        box = (min(box[0], known[0]), min(box[1], known[1]), max(box[2], known[2]), max(box[3], known[3]))
+        score = max(score, known_score)
+
+
+def _iou(a: Box, b: Box) -> float:
+    common = _common(a, b)
+    return common / max(1e-9, _area(a) + _area(b) - common)
 
 
 def _tiles(image: Image.Image, side: int) -> Iterator[tuple[tuple[int, int], Image.Image]]:

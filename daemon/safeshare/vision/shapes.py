@@ -12,6 +12,7 @@ from PIL import Image
 # unreadable, and whole, rapidocr would scale its short side up and run out of memory.
 ELONGATED = 4.0
 PIECE = 2  # pieces of 2:1: in 4:1 pieces rapidocr missed lines it reads in 2:1 ones
+MIN_PIECE = 640
 THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
@@ -24,8 +25,8 @@ def pieces(image: Image.Image) -> Iterator[tuple[tuple[int, int], Image.Image]]:
     or a face cut by one edge is whole in the next piece."""
     width, height = image.size
     tall = height > width
-    short, long = min(width, height), max(width, height)
-    length = int(short * PIECE)
+    long = max(width, height)
+    length = piece_length(image.size)
     start = 0
     while True:
         end = min(long, start + length)
@@ -34,6 +35,12 @@ def pieces(image: Image.Image) -> Iterator[tuple[tuple[int, int], Image.Image]]:
         if end >= long:
             return
         start += length * 4 // 5
+
+
+def piece_length(size: tuple[int, int]) -> int:
+    """2:1, and never under MIN_PIECE px: pieces of a sliver 1 px wide would be 2 px long,
+    tens of thousands of detector runs for a file of a few hundred bytes."""
+    return max(int(min(size) * PIECE), MIN_PIECE)
 
 
 def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:

@@ -20,7 +20,7 @@ from safeshare.findings import Findings
 from safeshare.isolation import DecoderPool
 from safeshare.vision import INSTALL, REQUIRED, installed
 from safeshare.vision.report import Box, Visible
-from safeshare.vision.whose import front_camera
+from safeshare.vision.whose import front_camera, is_selfie
 
 if TYPE_CHECKING:
     from safeshare.formats.reencode import Reencoded
@@ -85,7 +85,9 @@ class VisionStep:
             shown = source.name if isinstance(source, Path) else name
             log.warning("could not look at what %s shows: %s", shown, exc)
             return None
-        return replace(visible, selfie=front_camera(findings))
+        evidence = front_camera(findings)
+        faces = [face.box for face in visible.faces]
+        return replace(visible, selfie=evidence if is_selfie(evidence, faces, visible.size[1]) else "")
 
     def to_hide(self, visible: Visible) -> Visible:
         """What the user asked to have filled in, of what `visible` holds. "faces-except-yours"

@@ -27,6 +27,7 @@ SMALL_LINE = 20  # px high at 1280 px: read again closer even when it was read
 UNREAD_LINE = 40  # px high at 1280 px: found but not read, read again closer
 REGION_SIDE = 1600  # the largest region read at once (rapidocr shrinks past 2000)
 MAX_REGIONS = 12
+COVERED = 0.7  # a line read from afar gives way to closer readings covering this much of it
 ENLARGED = 736  # short side a small picture is enlarged to (rapidocr's own default)
 OCR_MODELS = {
     "Det": "PP-OCRv6_det_small.onnx",
@@ -37,10 +38,19 @@ _ocr: Any = None
 Line = tuple[Box, str, float]  # box in the read image's pixels, text, score
 
 
-def texts(rgb: Image.Image) -> list[Seen]:
-    """Text in `rgb`, in `rgb`'s pixels."""
+def reach(rgb: Image.Image) -> float:
+    """The scale the smallest text was looked for at (1: the working copy itself). Lines found
+    at 1280 px are read closer, but a line is only found at the scale of the whole."""
     if aspect(rgb.size) > ELONGATED:
-        return _in_pieces(rgb)
+        return min(1.0, TEXT_SHORT_SIDE / min(rgb.size))
+    return min(1.0, TEXT_LONG_SIDE / max(rgb.size))
+
+
+def texts(rgb: Image.Image) -> tuple[list[Seen], bool]:
+    """Text in `rgb`, in `rgb`'s pixels, and whether every unsure line was read again (False:
+    more regions than MAX_REGIONS; the result then says that small text may be missed)."""
+    if aspect(rgb.size) > ELONGATED:
+        return _in_pieces(rgb), True
     small, factor = downscale(rgb, TEXT_LONG_SIDE)
     if min(small.size) < ENLARGED:  # a small picture is read enlarged, as rapidocr would
         grow = ENLARGED / max(1, min(small.size))
@@ -53,7 +63,7 @@ def texts(rgb: Image.Image) -> list[Seen]:
         lines = [_scaled(line, factor, (0, 0)) for line in _lines(small)]
     found = [_seen(line) for line in lines if _readable(line)]
     if factor * CLOSER > 1:
-        return found
+        return found, True
     # Read closer: what is small, or was found but not read (only where it is small: a large
     # box that could not be read is not text that more pixels would make readable).
     unsure = [
@@ -63,7 +73,8 @@ def texts(rgb: Image.Image) -> list[Seen]:
         or (not _readable(line) and _height(line) * factor < UNREAD_LINE)
     ]
     closer: list[Seen] = []
-    for region in _regions(unsure, rgb.size)[:MAX_REGIONS]:
+    regions = _regions(unsure, rgb.size)
+    for region in regions[:MAX_REGIONS]:
         crop = rgb.crop((round(region[0]), round(region[1]), round(region[2]), round(region[3])))
         piece, piece_factor = downscale(crop, REGION_SIDE)
         for line in _lines(piece):
@@ -71,8 +82,24 @@ def texts(rgb: Image.Image) -> list[Seen]:
             line = _scaled(_scaled(line, piece_factor, (0, 0)), 1.0, origin)
             if _readable(line) and not any(line[1] == c.text and overlap(line[0], c.box) for c in closer):
                 closer.append(_seen(line))
-    # Read closer replaces read from afar, where both saw the same place.
-    return [seen for seen in found if not any(overlap(seen.box, c.box) for c in closer)] + closer
+    # Read closer replaces read from afar only for a line that was itself read again and is
+    # mostly covered by what was read closer: a sure line beside small ones is kept whole
+    # (its box is what redaction fills), and so is a line the closer read did not cover.
+    again = set(unsure)
+    kept = [seen for seen in found if seen.box not in again or _covered(seen.box, closer) < COVERED]
+    return kept + closer, len(regions) <= MAX_REGIONS
+
+
+def _covered(box: Box, by: list[Seen]) -> float:
+    """About how much of `box` the boxes of `by` cover (where two of them overlap each other
+    that part counts twice; closer lines seldom overlap), at most 1."""
+    area = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
+    common = 0.0
+    for seen in by:
+        width = min(box[2], seen.box[2]) - max(box[0], seen.box[0])
+        height = min(box[3], seen.box[3]) - max(box[1], seen.box[1])
+        common += max(0.0, width) * max(0.0, height)
+    return min(1.0, common / area)
 
 
 def _in_pieces(rgb: Image.Image) -> list[Seen]:

@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import re
 
-from safeshare.findings import Findings, Kind
+from safeshare.findings import Findings, Kind, shorten
+from safeshare.printable import printable
+from safeshare.vision.report import Box
 
-LENS_WORDS = re.compile(r"\b(front|selfie|truedepth|facetime|user[- ]facing)\b", re.IGNORECASE)
+FRONT = re.compile(r"\b(front|selfie|truedepth|facetime|user[- ]facing)\b", re.IGNORECASE)
+NOT_FRONT = re.compile(r"\b(back|rear|main|wide|tele|not|no)\b", re.IGNORECASE)
+CAMERA_EXIF = {"EXIF", "WebP EXIF", "PNG eXIf"}  # a camera's own block, not one inside text
+SELFIE_FACE = 0.15  # the largest face's height, as a share of the picture's: a selfie's is large
 
 
 def front_camera(findings: Findings | None) -> str:
     """The evidence that the picture came from a front camera ("lens: iPhone 13 front
-    camera"), or '' when there is none."""
+    camera"), or '' when there is none. Only the camera's own EXIF lens fields count (XMP is
+    written by any editor), and a lens that also says back, rear or "not" does not."""
     if findings is None:
         return ""
     for finding in findings:
-        lens = finding.kind is Kind.DEVICE and finding.what.startswith("lens")
-        if lens and LENS_WORDS.search(finding.value):
-            return f"{finding.what}: {finding.value}"
+        lens = (
+            finding.kind is Kind.DEVICE and finding.what.startswith("lens") and finding.where in CAMERA_EXIF
+        )
+        if lens and FRONT.search(finding.value) and not NOT_FRONT.search(finding.value):
+            return printable(shorten(f"{finding.what}: {finding.value}", 80))
     return ""
+
+
+def is_selfie(evidence: str, faces: list[Box], height: int) -> bool:
+    """A front camera's photo whose largest face is large: a front camera turned on a group,
+    or a photo of a screen, keeps no face as "yours"."""
+    if not evidence or not faces:
+        return False
+    return (faces[0][3] - faces[0][1]) >= SELFIE_FACE * height
