@@ -20,7 +20,7 @@ from PIL import Image
 
 from safeshare.vision import centerface
 from safeshare.vision.report import Box
-from safeshare.vision.shapes import ELONGATED, THREADS, aspect, piece_length, pieces
+from safeshare.vision.shapes import ELONGATED, THREADS, area, aspect, common, piece_length, pieces, union
 
 SMALL_SIDE = 480  # a face filling the frame, or half a face at its edge
 SAME = 0.3  # boxes overlapping this much (IoU) are one face
@@ -31,13 +31,11 @@ def face_boxes(rgb: Image.Image, thorough: bool = False) -> list[Box]:
     """Faces in `rgb`, largest first, in `rgb`'s pixels."""
     if min(rgb.size) < SMALLEST:
         return []  # a sliver: no face fits (and 2:1 pieces of it would be thousands)
-    found: list[tuple[Box, float]] = []
-    for offset, piece, side in _passes(rgb, thorough):
-        for box, score in centerface.faces(piece, THREADS, side):
-            dx, dy = offset
-            _merge(found, (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy), score)
-    found.sort(key=lambda item: _area(item[0]), reverse=True)
-    return [box for box, _score in found]
+    found: list[Box] = []
+    for (dx, dy), piece, side in _passes(rgb, thorough):
+        for box, _score in centerface.faces(piece, THREADS, side):
+            _merge(found, (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy))
+    return sorted(found, key=area, reverse=True)
 
 
 def reach(rgb: Image.Image, thorough: bool) -> float:
@@ -67,24 +65,20 @@ def _passes(rgb: Image.Image, thorough: bool) -> Iterator[tuple[tuple[int, int],
         yield offset, piece, centerface.LONG_SIDE
 
 
-def _merge(found: list[tuple[Box, float]], box: Box, score: float) -> None:
+def _merge(found: list[Box], box: Box) -> None:
     """Adds `box`, joined with every known box it is the same face as (IoU over 0.3: seen in
     another pass, or in the overlap of two pieces). Joined boxes become their union, so a
     face clipped by one piece's edge is covered whole. A box inside another is kept: it may
     be a second face, and filling both is always safe."""
-    while True:
-        twin = next((i for i, (known, _) in enumerate(found) if _iou(box, known) > SAME), None)
-        if twin is None:
-            found.append((box, score))
-            return
-        known, known_score = found.pop(twin)
-        box = (min(box[0], known[0]), min(box[1], known[1]), max(box[2], known[2]), max(box[3], known[3]))
-        score = max(score, known_score)
+    while (twin := next((known for known in found if _iou(box, known) > SAME), None)) is not None:
+        found.remove(twin)
+        box = union(box, twin)
+    found.append(box)
 
 
 def _iou(a: Box, b: Box) -> float:
-    common = _common(a, b)
-    return common / max(1e-9, _area(a) + _area(b) - common)
+    shared = common(a, b)
+    return shared / max(1e-9, area(a) + area(b) - shared)
 
 
 def _tiles(image: Image.Image, side: int) -> Iterator[tuple[tuple[int, int], Image.Image]]:
@@ -101,13 +95,3 @@ def _tiles(image: Image.Image, side: int) -> Iterator[tuple[tuple[int, int], Ima
         for x in starts(image.width):
             box = (x, y, min(image.width, x + side), min(image.height, y + side))
             yield (x, y), image.crop(box)
-
-
-def _common(a: Box, b: Box) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return width * height
-
-
-def _area(box: Box) -> float:
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from PIL import Image
 
+from safeshare.vision.report import Box
+
 # Past 4:1 (scrolling screenshots, receipts, panoramas) a picture is kept by area, not long
 # side, and looked at in overlapping pieces: shrunk to 1280 px its text would be
 # unreadable, and whole, rapidocr would scale its short side up and run out of memory.
@@ -43,5 +45,19 @@ def piece_length(size: tuple[int, int]) -> int:
     return max(int(min(size) * PIECE), MIN_PIECE)
 
 
-def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def union(a: Box, b: Box) -> Box:
+    """The smallest box holding both."""
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def common(a: Box, b: Box) -> float:
+    """The area the two boxes share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])

@@ -18,7 +18,7 @@ from PIL import Image
 
 from safeshare.vision.centerface import downscale
 from safeshare.vision.report import Box, Seen
-from safeshare.vision.shapes import ELONGATED, THREADS, aspect, overlap, pieces
+from safeshare.vision.shapes import ELONGATED, THREADS, area, aspect, common, overlap, pieces, union
 
 TEXT_LONG_SIDE, TEXT_SHORT_SIDE = 1280, 960
 TEXT_MIN_SCORE, TEXT_MIN_ALNUM = 0.6, 3
@@ -52,15 +52,11 @@ def texts(rgb: Image.Image) -> tuple[list[Seen], bool]:
     if aspect(rgb.size) > ELONGATED:
         return _in_pieces(rgb), True
     small, factor = downscale(rgb, TEXT_LONG_SIDE)
+    read, scale = small, factor
     if min(small.size) < ENLARGED:  # a small picture is read enlarged, as rapidocr would
-        grow = ENLARGED / max(1, min(small.size))
-        size = (round(small.width * grow), round(small.height * grow))
-        lines = [
-            _scaled(line, factor * grow, (0, 0))
-            for line in _lines(small.resize(size, Image.Resampling.BICUBIC))
-        ]
-    else:
-        lines = [_scaled(line, factor, (0, 0)) for line in _lines(small)]
+        scale = factor * ENLARGED / max(1, min(small.size))
+        read = small.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.BICUBIC)
+    lines = [_scaled(line, scale) for line in _lines(read)]
     found = [_seen(line) for line in lines if _readable(line)]
     if factor * CLOSER > 1:
         return found, True
@@ -78,10 +74,7 @@ def texts(rgb: Image.Image) -> tuple[list[Seen], bool]:
         crop = rgb.crop((round(region[0]), round(region[1]), round(region[2]), round(region[3])))
         piece, piece_factor = downscale(crop, REGION_SIDE)
         for line in _lines(piece):
-            origin = (round(region[0]), round(region[1]))  # where the crop starts, in rgb's pixels
-            line = _scaled(_scaled(line, piece_factor, (0, 0)), 1.0, origin)
-            if _readable(line) and not any(line[1] == c.text and overlap(line[0], c.box) for c in closer):
-                closer.append(_seen(line))
+            _add_once(closer, _scaled(line, piece_factor, (round(region[0]), round(region[1]))))
     # Read closer replaces read from afar only for a line that was itself read again and is
     # mostly covered by what was read closer: a sure line beside small ones is kept whole
     # (its box is what redaction fills), and so is a line the closer read did not cover.
@@ -93,13 +86,7 @@ def texts(rgb: Image.Image) -> tuple[list[Seen], bool]:
 def _covered(box: Box, by: list[Seen]) -> float:
     """About how much of `box` the boxes of `by` cover (where two of them overlap each other
     that part counts twice; closer lines seldom overlap), at most 1."""
-    area = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
-    common = 0.0
-    for seen in by:
-        width = min(box[2], seen.box[2]) - max(box[0], seen.box[0])
-        height = min(box[3], seen.box[3]) - max(box[1], seen.box[1])
-        common += max(0.0, width) * max(0.0, height)
-    return min(1.0, common / area)
+    return min(1.0, sum(common(box, seen.box) for seen in by) / max(1e-9, area(box)))
 
 
 def _in_pieces(rgb: Image.Image) -> list[Seen]:
@@ -108,12 +95,17 @@ def _in_pieces(rgb: Image.Image) -> list[Seen]:
     if min(small.size) < 8:
         return []  # too thin to hold a line of text
     found: list[Seen] = []
-    for offset, piece in pieces(small):
+    for (dx, dy), piece in pieces(small):
         for line in _lines(piece):
-            line = _scaled(line, factor, offset)
-            if _readable(line) and not any(line[1] == k.text and overlap(line[0], k.box) for k in found):
-                found.append(_seen(line))  # a line in the overlap of two pieces is read twice: kept once
+            _add_once(found, _scaled(line, factor, (dx / factor, dy / factor)))
     return found
+
+
+def _add_once(found: list[Seen], line: Line) -> None:
+    """Adds a readable line, unless the same text was read at the same place (a line in the
+    overlap of two pieces or regions is read twice: kept once)."""
+    if _readable(line) and not any(line[1] == known.text and overlap(line[0], known.box) for known in found):
+        found.append(_seen(line))
 
 
 def _regions(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
@@ -124,16 +116,17 @@ def _regions(boxes: list[Box], size: tuple[int, int]) -> list[Box]:
         box = (max(0.0, b[0] - h), max(0.0, b[1] - h), min(size[0], b[2] + h), min(size[1], b[3] + h))
         while (known := next((k for k in merged if overlap(box, k)), None)) is not None:
             merged.remove(known)  # grown, it may now touch others: merged again until it does not
-            box = (min(box[0], known[0]), min(box[1], known[1]), max(box[2], known[2]), max(box[3], known[3]))
+            box = union(box, known)
         merged.append(box)
-    return sorted(merged, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    return sorted(merged, key=area, reverse=True)
 
 
-def _scaled(line: Line, factor: float, offset: tuple[int, int]) -> Line:
-    """`line` in the larger picture: moved by `offset`, then divided by `factor`."""
+def _scaled(line: Line, factor: float, origin: tuple[float, float] = (0.0, 0.0)) -> Line:
+    """`line` of a picture shrunk by `factor` and cut at `origin` (in the larger picture's
+    pixels), in the larger picture's pixels."""
     x0, y0, x1, y1 = line[0]
-    dx, dy = offset
-    return ((x0 + dx) / factor, (y0 + dy) / factor, (x1 + dx) / factor, (y1 + dy) / factor), line[1], line[2]
+    dx, dy = origin
+    return (x0 / factor + dx, y0 / factor + dy, x1 / factor + dx, y1 / factor + dy), line[1], line[2]
 
 
 def _height(line: Line) -> float:
