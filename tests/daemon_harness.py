@@ -70,8 +70,15 @@ class DaemonRun:
         self.state = self.home / ".local" / "state" / "safeshare"
         self.log = self.state / "log" / "safeshare.log"
         self.proc: subprocess.Popen[str] | None = None
+        self.welcomed = True  # the first-start notice counts as said (tests/test_desktop_defaults says it)
 
     def start(self, wait: bool = True) -> DaemonRun:
+        if self.welcomed:
+            self.state.mkdir(parents=True, exist_ok=True)
+            (self.state / "first-start-said").touch(mode=0o600)  # as the daemon makes it
+        return self._start(wait)
+
+    def _start(self, wait: bool) -> DaemonRun:
         self.home.mkdir(parents=True, exist_ok=True)
         offset = self.log.stat().st_size if self.log.exists() else 0
         # stderr goes to a file: a pipe nobody reads would fill up and block the daemon.

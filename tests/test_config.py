@@ -35,6 +35,21 @@ def test_example_documents_every_key_with_its_default() -> None:
         assert set(watch) == {f.name for f in dataclasses.fields(WatchConfig)}
     loaded = config_mod.load(EXAMPLE)
     assert loaded.output == Path("~/Pictures/Safe to share").expanduser()
+    assert [(w.path, w.recursive) for w in loaded.watch] == [(Path("~/Pictures").expanduser(), True)]
+
+
+def test_the_example_offers_downloads(tmp_path: Path) -> None:
+    """Its commented [[watch]] for ~/Downloads, once the # signs are removed, is valid."""
+    text = EXAMPLE.read_text()
+    start = text.index("# [[watch]]")
+    offered = "\n".join(line.removeprefix("# ") for line in text[start:].splitlines())
+    (tmp_path / "c.toml").write_text(text[:start] + offered + "\n")
+    watches = config_mod.load(tmp_path / "c.toml").watch
+    assert [(w.path, w.recursive, w.label) for w in watches][1] == (
+        Path("~/Downloads").expanduser(),
+        False,
+        "Downloads",
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +89,9 @@ def test_defaults_without_a_config_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert config.source is None
     pictures = config.output.parent
     assert config.output.name == "Safe to share"
-    assert [w.path for w in config.watch] == [pictures / "Screenshots", pictures]
+    # Pictures and every folder in it (an import into Pictures/2026/12/01 is cleaned); its
+    # Screenshots folder is inside, so it is not listed twice.
+    assert [(w.path, w.recursive) for w in config.watch] == [(pictures, True)]
 
 
 def test_default_folders_on_macos(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -89,15 +106,18 @@ def test_default_folders_on_macos(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     defaults.write_text("#!/bin/sh\n[ \"$*\" = 'read com.apple.screencapture location' ] && echo ~/Shots\n")
     defaults.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
-    assert paths.default_watch_folders()[0] == tmp_path / "Shots"
+    pictures = paths.pictures_dir()
+    assert paths.default_watches() == [(tmp_path / "Shots", False), (pictures, True)]
     defaults.write_text("#!/bin/sh\nexit 1\n")
-    assert paths.default_watch_folders()[0] == tmp_path / "Desktop"
+    assert paths.default_watch_folders() == [tmp_path / "Desktop", pictures]
+    defaults.write_text("#!/bin/sh\necho ~/Pictures/Shots\n")  # inside Pictures: watched with it
+    assert paths.default_watches() == [(pictures, True)]
 
 
 def test_default_folders_on_windows_fall_back_without_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
     from safeshare import paths
 
     monkeypatch.setattr(paths.sys, "platform", "win32")
-    screenshots, camera_roll = paths.default_watch_folders()
-    assert screenshots == paths.pictures_dir() / "Screenshots"
-    assert camera_roll == paths.pictures_dir() / "Camera Roll"
+    # Screenshots falls back to Pictures\\Screenshots: inside Pictures, which is watched with
+    # its folders (Camera Roll, Saved Pictures, Screenshots) and listed once.
+    assert paths.default_watches() == [(paths.pictures_dir(), True)]

@@ -171,23 +171,27 @@ def test_plyer_is_skipped_where_it_would_fail_silently(monkeypatch: pytest.Monke
         "WindowsToastBackend",
         "PlyerBackend",
     ]
-    assert type(backends_for_this_os("linux")[1]).__name__ == "FreedesktopBackend"
+    # Linux: the D-Bus service first (it confirms delivery and its buttons reach safeshare)
+    assert [type(b).__name__ for b in backends_for_this_os("linux")][:2] == [
+        "FreedesktopBackend",
+        "PlyerBackend",
+    ]
 
 
 def test_freedesktop_backend_escapes_markup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with notification_server(tmp_path) as (address, recorder):
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
         FreedesktopBackend().send("Photo cleaned: é <b>", HOSTILE_NAME, error=True)
-        got = wait_until(recorder.received)
-    assert got == [
-        {
-            "app": "safeshare",
-            "summary": "Photo cleaned: é <b>",
-            "urgency": 2,
-            "timeout": -1,
-            "body": HOSTILE_NAME.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
-        }
-    ]
+        (got,) = wait_until(recorder.received)
+    assert {k: got[k] for k in ("app", "summary", "urgency", "timeout", "body", "actions")} == {
+        "app": "safeshare",
+        "summary": "Photo cleaned: é <b>",
+        "urgency": 2,
+        "timeout": -1,
+        "body": HOSTILE_NAME.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+        "actions": {},  # no copies: no buttons
+    }
+    assert got["icon"].endswith("safeshare.svg") and Path(got["icon"]).is_file()  # its own icon
 
 
 def test_notifier_coalesces_and_logs_a_dead_end_once(caplog: pytest.LogCaptureFixture) -> None:

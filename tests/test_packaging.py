@@ -93,6 +93,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("safeshare-*.whl"))
 
 
+SERVICE_FILES = [
+    p
+    for p in (ROOT / "service").rglob("*")
+    if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
+]
+
+
 def test_the_wheel_holds_its_licences_and_no_build_scripts(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -107,6 +114,10 @@ def test_the_wheel_holds_its_licences_and_no_build_scripts(wheel: Path) -> None:
     assert not [n for n in names if n.endswith("build_places.py")]
     assert not [n for n in names if n.startswith(("tests/", "bench/", "tools/"))]
     assert {"safeshare/data/places.tsv.gz", "safeshare/data/centerface.onnx"} <= set(names)
+    # every service and file-manager template ships, with the icon notifications and entries use
+    shipped = {f"safeshare/templates/{p.relative_to(ROOT / 'service').as_posix()}" for p in SERVICE_FILES}
+    assert shipped <= set(names), shipped - set(names)
+    assert "safeshare/templates/icons/safeshare.svg" in names
     assert metadata["License-Expression"] == "MIT"
     assert metadata.get_all("Project-URL"), "project URLs"
     classifiers = metadata.get_all("Classifier") or []

@@ -32,6 +32,7 @@ class CatchUp:
         self.folders: Folders | None = None  # set once the folders exist (they call us back)
         self.behind: dict[Path, tuple[Folder, bool]] = {}  # folders whose catch-up waits
         self.rebaseline = threading.Event()  # the ledger was replaced while running
+        self.baselined = 0  # pictures noted as already there, not cleaned (said at the first start)
 
     def at_start(self, folder: Folder) -> None:
         self.folder(folder, at_start=True)
@@ -44,12 +45,20 @@ class CatchUp:
         """Baseline (first start) or scan `folder`; remembered for later if the ledger is busy."""
         assert self.ledger is not None
         try:
-            first = at_start and not self.ledger.is_baselined(folder.path)
+            recursive = folder.config.recursive
+            first = at_start and not self.ledger.is_baselined(folder.path, recursive)
             if first and self.first_start == "baseline":
-                self.baseline(folder)
+                # Watched before without its subfolders: its own files are caught up as
+                # always, the pictures already in the subfolders are noted, not cleaned.
+                shallow = recursive and self.ledger.is_baselined(folder.path)
+                self.baseline(folder, below_only=shallow)
+                if shallow:
+                    self.scan(folder)
             else:
                 self.scan(folder)
             self.ledger.mark_baselined(folder.path)
+            if recursive:
+                self.ledger.mark_baselined(folder.path, recursive=True)
             self.behind.pop(folder.path, None)
         except LedgerError as exc:
             log.warning("%s waits: %s; it is looked at again shortly", folder.config.path, exc)
@@ -66,11 +75,19 @@ class CatchUp:
                 if folder.active:
                     self.baseline(folder)
 
-    def baseline(self, folder: Folder) -> None:
-        """First start: existing pictures are recorded, not mass-processed."""
+    def baseline(self, folder: Folder, below_only: bool = False) -> None:
+        """First start: existing pictures are recorded, not mass-processed (`below_only`:
+        only those in its subfolders that were not watched on their own before, such as the
+        old default ~/Pictures/Screenshots)."""
         assert self.ledger is not None
         count = 0
+        watched_before: dict[Path, bool] = {folder.path: True}
         for entry in files_in(folder.path, folder.config.recursive, self.output):
+            parent = Path(entry.path).parent
+            if below_only and parent not in watched_before:
+                watched_before[parent] = self.ledger.is_baselined(parent)  # watched on its own
+            if below_only and watched_before[parent]:
+                continue  # caught up by the scan that follows, as before
             st = entry.stat(follow_symlinks=False)
             self.ledger.record(
                 Path(entry.path),
@@ -80,6 +97,7 @@ class CatchUp:
                 history=False,
             )
             count += 1
+        self.baselined += count
         log.info("first start: %d existing file(s) in %s recorded, not cleaned", count, folder.config.path)
 
     def scan(self, folder: Folder) -> None:

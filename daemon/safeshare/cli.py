@@ -15,74 +15,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safeshare import __version__, logsetup
+from safeshare import cli_desktop, logsetup
 from safeshare import config as config_mod
 from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
+from safeshare.cli_parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
+from safeshare.cli_parser import build_parser as build_parser
 from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable, describe_os_error
 from safeshare.inspector import inspect_file
-from safeshare.pipeline import Pipeline
-from safeshare.printable import printable
+from safeshare.pipeline import Pipeline, Result
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
 from safeshare.vision.step import VisionStep
 
 if TYPE_CHECKING:
     from safeshare.notify import Notifier
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 NOT_RUNNING = "not-running.json"  # in the state folder: what was said, and when
 REPEAT_NOTICE = 6 * 3600.0  # "safeshare is not running" for one reason: said again after this
-
-
-def say(text: str) -> None:
-    """An error on stderr as one line: paths and reasons may hold control characters."""
-    print(printable(text), file=sys.stderr)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="safeshare", description="Clean copies of your photos, without the metadata that gives you away."
-    )
-    parser.add_argument("--version", action="version", version=f"safeshare {__version__}")
-    parser.add_argument(
-        "--config", type=Path, help="configuration file (default: SAFESHARE_CONFIG or the user config)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    clean = sub.add_parser("clean", help="write clean copies of images or folders")
-    clean.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    clean.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        help="folder for the clean copies (default: the configured safe-share folder)",
-    )
-    clean.add_argument("--json", action="store_true", help="one JSON object per file")
-    names = clean.add_mutually_exclusive_group()
-    names.add_argument(
-        "--rename", action="store_true", default=None, help="write neutral names (image-<hash>.jpg)"
-    )
-    names.add_argument("--keep-names", dest="rename", action="store_false", help="keep the original names")
-    clean.add_argument(
-        "--convert-to", choices=("jpeg", "png"), help="what HEIC/HEIF/AVIF become (default jpeg)"
-    )
-    clean.add_argument("--no-vision", action="store_true", help="do not look for faces, text and codes")
-
-    inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
-    inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    inspect.add_argument("--json", action="store_true", help="one JSON object per file")
-    inspect.add_argument("--no-vision", action="store_true", help="do not look for faces, text and codes")
-
-    sub.add_parser("run", help="watch the configured folders in the foreground (what the service starts)")
-    service = sub.add_parser("service", help="start safeshare at login: install, uninstall or status")
-    service.add_argument("action", choices=("install", "uninstall", "status"))
-    service.add_argument(
-        "--dry-run", action="store_true", help="print the files and commands, change nothing"
-    )
-    sub.add_parser("status", help="whether the daemon runs, what it watches, the last files and errors")
-    sub.add_parser("config", help="print the effective configuration and the paths in use")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": run_status,
         "config": run_config,
         "service": run_service,
+        "integrate": cli_desktop.run_integrate,
+        "pause": cli_desktop.run_pause,
+        "resume": cli_desktop.run_resume,
+        "notify-wait": cli_desktop.run_notify_wait,
     }
     try:
         return commands[args.command](args, config)
@@ -135,7 +88,11 @@ def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
     try:
         logsetup.configure(paths.log_dir(), args.verbose)
         daemon = Daemon(
-            config, on_result=notifier.file_done, notice=notifier.notice, on_seen=notifier.file_seen
+            config,
+            on_result=notifier.file_done,
+            notice=notifier.notice,
+            on_seen=notifier.file_seen,
+            inform=notifier.inform,
         )
         notifier.busy = daemon.cleaning_soon  # a burst is summed up once it is all cleaned
         return daemon.run()
@@ -199,22 +156,16 @@ def _gist(reason: str) -> str:
 
 def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:
     from safeshare.service import choose_backend, status_lines
-    from safeshare.service_plan import ServiceError
 
     backend = choose_backend(config)
-    try:
-        if args.action == "status":
-            print("\n".join(status_lines(backend)))
-        elif args.action == "install":
-            print(f"{'dry run: ' if args.dry_run else ''}installing the {backend.name}")
-            backend.install(args.dry_run, sys.stdout)
-        else:
-            print(f"{'dry run: ' if args.dry_run else ''}removing the {backend.name}")
-            backend.uninstall(args.dry_run, sys.stdout)
-    except (ServiceError, OSError) as exc:
-        say(f"safeshare: {exc}")
-        return EXIT_FAILED
-    return EXIT_OK
+    status = cli_desktop.carry(backend, args, lambda: status_lines(backend))
+    if status != EXIT_OK or args.action == "status":
+        return status
+    status = cli_desktop.run_integrate(args, config)  # "Clean a copy" in the file manager, too
+    if status != EXIT_OK:
+        done = "installed" if args.action == "install" else "removed"
+        say(f"safeshare: the login service was {done}; the file-manager entries were not (see above)")
+    return status
 
 
 def run_status(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -246,8 +197,10 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     pipeline = Pipeline(pipeline_settings(config.clean, args.rename, args.convert_to, workers), vision)
     progress = Progress(len(jobs))
     status = EXIT_OK
+    done: list[Result] = []
     try:
         for result in clean_all(jobs, pipeline, out_dir, workers, vision):
+            done.append(result)
             progress.clear()
             if args.json:
                 print(clean_json(result), flush=True)
@@ -261,6 +214,8 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     progress.clear()
     if skipped and not args.json:
         print(f"skipped {skipped} file(s) in folders that are not images", file=sys.stderr)
+    if args.notify:
+        cli_desktop.notify_results(done, config, out_dir)
     return status
 
 

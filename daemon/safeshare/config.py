@@ -98,9 +98,12 @@ def load(path: Path | None = None) -> Config:
     return from_table(table, path)
 
 
+def default_watches() -> tuple[WatchConfig, ...]:
+    return tuple(WatchConfig(path, recursive) for path, recursive in paths.default_watches())
+
+
 def defaults() -> Config:
-    watches = tuple(WatchConfig(p) for p in paths.default_watch_folders())
-    return Config(paths.default_output(), watches, CleanConfig())
+    return Config(paths.default_output(), default_watches(), CleanConfig())
 
 
 def from_table(table: dict[str, Any], path: Path) -> Config:
@@ -109,7 +112,7 @@ def from_table(table: dict[str, Any], path: Path) -> Config:
     output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
     watch_list = table.get("watch")
     if watch_list is None:
-        watches = tuple(WatchConfig(p) for p in paths.default_watch_folders())
+        watches = default_watches()
     elif not isinstance(watch_list, list):
         raise ConfigError(f"{path}: 'watch' must be a list of [[watch]] tables")
     else:

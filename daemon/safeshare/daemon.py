@@ -12,13 +12,10 @@ both picked up at the next start. Things the user must know that are not about o
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import queue
-import re
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -27,16 +24,16 @@ from pathlib import Path
 
 from safeshare import folders as folders_mod
 from safeshare import instance, isolation, paths
+from safeshare.announce import Announcer, Inform
 from safeshare.batch import pipeline_settings
 from safeshare.catchup import CatchUp
 from safeshare.config import Config
+from safeshare.disposition import Disposition
 from safeshare.errors import ConfigError
-from safeshare.fileio import is_temp_name
 from safeshare.folders import Folders
-from safeshare.fsops import in_use
 from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger, open_ledger
-from safeshare.outdir import OutputFolder
+from safeshare.outdir import OutputFolder, remove_stale_temp_files
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
 from safeshare.vision.later import LookLater
@@ -48,7 +45,6 @@ log = logging.getLogger(__name__)
 
 
 BUSY_HORIZON = 5.0  # seconds: a file due sooner keeps looking at pictures waiting
-STALE_NAME = re.compile(r"\.safeshare-[0-9a-f]{12}\.tmp")
 STOP_GRACE = 1.5  # seconds the worker gets to finish its file once asked to stop
 Notice = Callable[[str, str], None]  # (title, body): said to the user once
 
@@ -67,6 +63,7 @@ class Daemon:
         on_result: OnResult | None = None,
         notice: Notice | None = None,
         on_seen: OnResult | None = None,
+        inform: Inform | None = None,
     ) -> None:
         self.config = config
         self.state_dir = state_dir or paths.state_dir()
@@ -84,6 +81,7 @@ class Daemon:
         self.on_seen = on_seen or (lambda result: None)
         self.notice = notice or (lambda title, body: None)
         self.notices: list[str] = []  # what was said, for `safeshare status`
+        self.announce = Announcer(self.state_dir, inform or (lambda title, body: True))  # news
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
         settings = replace(pipeline_settings(config.clean, None, None), workers_read_path=False, digest=True)
         self.pipeline = Pipeline(settings, self.vision)
@@ -115,6 +113,7 @@ class Daemon:
         try:
             self.ledger, _ = open_ledger(self.state_dir / "ledger.sqlite3", on_notice=self._ledger_replaced)
             self.catchup.ledger = self.ledger
+            self.announce.count_paused = lambda since: self._ledger_count(Disposition.PAUSED, since)
             if self.vision is not None and not self.vision.redacts:
                 self.look_later = LookLater(self.vision, self.cleaning_soon, self.on_seen)
             self.handler = FileHandler(
@@ -127,11 +126,16 @@ class Daemon:
                 self.look_later,
                 self.stop_event,
             )
+            self.handler.paused = self.announce.paused
+            self.announce.resumed = self._resume_held
             self._install_signals()
-            self._remove_stale_temp_files()
+            remove_stale_temp_files(self.output)
             self._resume_unfinished()
             self.observer.start()
             self.folders.check(self.catchup.at_start)
+            cleaning = self.config.daemon.first_start == "clean"
+            self.announce.first_start(self.folders.folders, self.output, self.catchup.baselined, cleaning)
+            self.announce.check()  # a pause in force is said at every start
             self._write_state()
             threads = [
                 threading.Thread(target=t, name=n, daemon=True)
@@ -173,6 +177,18 @@ class Daemon:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _resume_held(self) -> int:
+        """The pause ended: photos with a copy that changed meanwhile are cleaned now."""
+        held = self.handler.held if self.handler is not None else set()
+        for path in list(held):
+            self.settler.touch(path, complete=True)
+        count = len(held)
+        held.clear()
+        return count
+
+    def _ledger_count(self, outcome: Disposition, since: float) -> int:
+        return self.ledger.count_since(outcome, since) if self.ledger is not None else 0
 
     def _worker_busy(self) -> bool:
         return any(t.is_alive() for t in threading.enumerate() if t.name == "worker")
@@ -236,6 +252,7 @@ class Daemon:
                 f"The ledger {path} was deleted or replaced while running; a new one was started."
             )
         self.catchup.waiting(self.folders.folders)
+        self.announce.check()
         if self.folders.check(self.catchup.later):
             self._write_state()
         now = time.monotonic()
@@ -264,22 +281,6 @@ class Daemon:
             instance.write_state(self.state_dir, state)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.state_dir, exc.strerror)
-
-    def _remove_stale_temp_files(self) -> None:
-        """Temp files a crash left behind: exactly our names (`.safeshare-<12 hex>.tmp`),
-        ours, and not locked: a `safeshare clean` writing into the same folder right now
-        holds a lock on each of its temp files (`fsops.in_use`)."""
-        if not self.output.is_dir() or self.output.is_symlink():
-            return
-        for folder, _dirs, files in os.walk(self.output):
-            for name in files:
-                if not is_temp_name(name) or not STALE_NAME.fullmatch(name):
-                    continue
-                path = Path(folder, name)
-                with contextlib.suppress(OSError):
-                    st = path.lstat()
-                    if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not in_use(path):
-                        path.unlink()
 
     def _resume_unfinished(self) -> None:
         """Files cut short by a stop or a crash, and retries that were still due."""

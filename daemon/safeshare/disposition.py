@@ -1,10 +1,10 @@
 """What happens to one file: the single decision the daemon acts on, and what the ledger stores.
 
 The handler decides one `Disposition` per attempt (`handling.decide`) and acts on it in one
-place; the ledger stores its value as the file's outcome. Two more values are states the
+place; the ledger stores its value as the file's outcome. Three more values are states the
 ledger records that are not decisions: WORKING (intent recorded, the copy being written or
-the file being read: a crash there is not retried forever) and BASELINE (there before the
-first start, recorded and not cleaned).
+the file being read: a crash there is not retried forever), BASELINE (there before the
+first start, recorded and not cleaned) and PAUSED (arrived during `safeshare pause`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ class Disposition(Enum):
     FAILED = "failed"  # an error of ours or an output that did not verify: reported
     WORKING = "working"  # ledger only: being handled
     BASELINE = "baseline"  # ledger only: there before the first start
+    PAUSED = "paused"  # arrived while the user had paused safeshare: noted, not cleaned
 
     @property
     def final(self) -> bool:
@@ -41,6 +42,7 @@ FINAL = frozenset(
         Disposition.SKIPPED,
         Disposition.REFUSED,
         Disposition.BASELINE,
+        Disposition.PAUSED,
     }
 )
 LEGACY = {"cleaned": "published"}

@@ -1,7 +1,7 @@
 """What happens to one complete file in the daemon, top to bottom:
 
     begin       the intent is recorded before the file is read ('working'), so a file that
-                crashes safeshare is not tried forever
+                crashes safeshare is not tried forever; while paused, only noted ('paused')
     prepare     read beneath the watched folder (never through a link), clean in memory
     duplicate?  same content and settings as a copy still in the output folder: not again
     stage       write and verify the copy in the pinned output folder
@@ -78,6 +78,8 @@ class FileHandler:
         # Files (or folders) deleted or moved away since their copy was published: a file that
         # appears at that path later is another photo, and the earlier copy is not its to replace.
         self.released: set[Path] = set()
+        self.paused: Callable[[], bool] = lambda: False  # `safeshare pause` is in force (the daemon's)
+        self.held: set[Path] = set()  # photos with a copy that changed while paused
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
@@ -125,6 +127,13 @@ class FileHandler:
             and before.outcome.final
             and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
         ):
+            return False
+        if self.paused():  # noted as it is now: a later change is cleaned, this state never
+            if before is None or before.output is None:
+                self.ledger.record(path, Disposition.PAUSED, size=st.st_size, mtime_ns=st.st_mtime_ns)
+            else:  # a photo with a copy keeps its row (and its copy's name): updated at the end
+                self.held.add(path)
+            log.info("%s arrived while paused: not cleaned", path.name)
             return False
         interrupted = (
             path not in self.delayed

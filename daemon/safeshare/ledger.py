@@ -172,15 +172,22 @@ class Ledger(LedgerStore):
         return [_record(r) for r in rows]
 
     # -- folders ---------------------------------------------------------------------------
-    def is_baselined(self, folder: Path) -> bool:
-        return bool(self._read("SELECT 1 FROM folders WHERE path = ?", (_b(folder),)))
+    # A recursive watch has a baseline of its own: a folder first watched alone and then with
+    # its subfolders finds the pictures already in them noted, not cleaned (NUL ends no path).
+    def is_baselined(self, folder: Path, recursive: bool = False) -> bool:
+        return bool(self._read("SELECT 1 FROM folders WHERE path = ?", (_folder_key(folder, recursive),)))
 
-    def mark_baselined(self, folder: Path) -> None:
-        now = time.time()
+    def mark_baselined(self, folder: Path, recursive: bool = False) -> None:
+        now, key = time.time(), _folder_key(folder, recursive)
         self._call(
-            lambda db: db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (_b(folder), now)),
-            write=True,
+            lambda db: db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (key, now)), write=True
         )
+
+    def count_since(self, outcome: Disposition, since: float) -> int:
+        """Files whose outcome is `outcome`, recorded at `since` or later."""
+        sql = "SELECT COUNT(*) FROM files WHERE outcome = ? AND updated_at >= ?"
+        rows = self._read(sql, (outcome.value, since))
+        return _int(rows[0][0]) if rows else 0
 
     # -- status ------------------------------------------------------------------------------
     def counts(self) -> dict[Disposition, int]:
@@ -233,6 +240,10 @@ class Ledger(LedgerStore):
 
 def _b(path: Path | None) -> bytes | None:
     return None if path is None else os.fsencode(path)
+
+
+def _folder_key(folder: Path, recursive: bool) -> bytes:
+    return os.fsencode(folder) + (b"\0recursive" if recursive else b"")
 
 
 def _p(raw: bytes | None) -> Path | None:

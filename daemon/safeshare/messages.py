@@ -48,6 +48,7 @@ class Message:
     title: str
     body: str
     error: bool = False
+    copies: tuple[Path, ...] = ()  # the clean copies it is about (its buttons act on them)
 
 
 def fit(text: str, limit: int) -> str:

@@ -17,12 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from safeshare.config import NotifyConfig
 from safeshare.messages import Message, PlaceLookup, fit, for_burst, for_file, for_visible
-from safeshare.notify_backends import Backend, DeliveryError, backends_for_this_os
+from safeshare.notify_backends import Backend, DeliveryError, FreedesktopBackend, backends_for_this_os
 from safeshare.pipeline import Result
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,12 @@ class _Looks:
     deadline: float
 
 
+def copies_of(results: list[Result]) -> tuple[Path, ...]:
+    """The clean copies that exist for these results (a duplicate's is the earlier copy)."""
+    found = (r.output or r.already for r in results if r.ok)
+    return tuple(dict.fromkeys(p for p in found if p is not None))
+
+
 class Notifier:
     def __init__(
         self,
@@ -54,6 +60,9 @@ class Notifier:
         self.settings = settings
         self.output = output
         self.backends = backends if backends is not None else backends_for_this_os()
+        for backend in self.backends:  # a button whose action failed says so
+            if isinstance(backend, FreedesktopBackend):
+                backend.failed = self.action_failed
         self.place = place
         self.clock = clock
         self.busy: Callable[[], bool] = lambda: False  # files about to be cleaned (the daemon's)
@@ -95,12 +104,25 @@ class Notifier:
         if self.settings.when != "never":
             self.deliver(Message(title, body, error=True))
 
+    def action_failed(self, title: str, body: str) -> None:
+        """A notification's button could not do what it says (the copy was deleted...)."""
+        if self.settings.when != "never":
+            self.deliver(Message(title, body))
+
+    def inform(self, title: str, body: str) -> bool:
+        """News that is not a problem (what is watched at the first start, a pause), at
+        normal urgency; not with `when = "errors"` or "never". False: it could not be shown
+        (to be said again later)."""
+        return self.settings.when != "all" or self.deliver(Message(title, body))
+
     def close(self) -> None:
         """Send what is still pending, then stop."""
         with self._cond:
             self._closed = True
             self._cond.notify()
         self._thread.join(timeout=2 * len(self.backends) * 10 + 5)
+        for backend in self.backends:  # notifications whose buttons nobody answers now close
+            backend.close()
 
     def _run(self) -> None:
         while True:
@@ -143,7 +165,7 @@ class Notifier:
                 self._groups.remove(group)
                 self._looking.difference_update(id(r) for r in group.results)
                 said = self.compose(group.results) if group.single else for_visible(group.results)
-                out += [said] if said is not None else []
+                out += [replace(said, copies=copies_of(group.results))] if said is not None else []
         waits = [g.deadline - now for g in self._groups]
         if self._pending:
             quiet = self._last + self.settings.burst_seconds
@@ -156,16 +178,17 @@ class Notifier:
         return now >= self._last + self.settings.burst_seconds and not self.busy()
 
     def compose(self, batch: list[Result]) -> Message:
-        if len(batch) == 1:
-            return for_file(batch[0], self.settings.detail, self.place)
-        return for_burst(batch, self.output)
+        """What is said about these results, with the clean copies its buttons act on."""
+        said = for_file(batch[0], self.settings.detail, self.place) if len(batch) == 1 else None
+        said = said or for_burst(batch, self.output)
+        return replace(said, copies=copies_of(batch))
 
     def deliver(self, message: Message) -> bool:
         """Try the backends in order; True when one showed the message."""
         for backend in self.backends:
             title, body = fit(message.title, backend.title_max), fit(message.body, backend.body_max)
             try:
-                backend.send(title, body, message.error)
+                backend.send(title, body, message.error, message.copies)
             except DeliveryError as exc:
                 self._log_once(f"{backend.name}: {exc}", logging.INFO)
                 continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ from pathlib import Path
 
 from safeshare.binary import Part
 from safeshare.errors import OutputError, SafeshareError, describe_os_error
-from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX
-from safeshare.fsops import EXCHANGE, NOREPLACE, locked, renameat2_in
+from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX, is_temp_name
+from safeshare.fsops import EXCHANGE, NOREPLACE, in_use, locked, renameat2_in
 from safeshare.safepath import PinnedDir, open_dir_beneath
 
 log = logging.getLogger(__name__)
@@ -287,3 +288,23 @@ def _refuse_links_above(path: Path) -> None:
             continue
         except OSError as exc:
             raise OutputError(f"cannot reach the output folder {path}: {describe_os_error(exc)}") from exc
+
+
+STALE_NAME = re.compile(r"\.safeshare-[0-9a-f]{12}\.tmp")
+
+
+def remove_stale_temp_files(output: Path) -> None:
+    """Temp files a crash left behind: exactly our names (`.safeshare-<12 hex>.tmp`),
+    ours, and not locked: a `safeshare clean` writing into the same folder right now
+    holds a lock on each of its temp files (`fsops.in_use`)."""
+    if not output.is_dir() or output.is_symlink():
+        return
+    for folder, _dirs, files in os.walk(output):
+        for name in files:
+            if not is_temp_name(name) or not STALE_NAME.fullmatch(name):
+                continue
+            path = Path(folder, name)
+            with contextlib.suppress(OSError):
+                st = path.lstat()
+                if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and not in_use(path):
+                    path.unlink()

@@ -41,14 +41,24 @@ def default_output() -> Path:
     return pictures_dir() / OUTPUT_NAME
 
 
+def default_watches(platform: str | None = None) -> list[tuple[Path, bool]]:
+    """Where new screenshots and photos land on this OS (they may not exist yet), each with
+    whether its subfolders are watched: the Pictures folder is, so that an import into
+    Pictures/2026/12/01 (Shotwell, digiKam, a phone's Camera Roll) is cleaned. A default folder
+    inside another that is watched with its subfolders is not listed twice."""
+    pictures, platform = pictures_dir(), platform or sys.platform
+    if platform == "darwin":
+        screenshots = _macos_screenshot_folder()
+    elif platform == "win32":
+        screenshots = _windows_screenshots(pictures)
+    else:
+        screenshots = pictures / "Screenshots"
+    inside = screenshots == pictures or screenshots.is_relative_to(pictures)
+    return ([] if inside else [(screenshots, False)]) + [(pictures, True)]
+
+
 def default_watch_folders() -> list[Path]:
-    """Where new screenshots and photos land on this OS (they may not exist yet)."""
-    pictures = pictures_dir()
-    if sys.platform == "darwin":
-        return [_macos_screenshot_folder(), pictures]
-    if sys.platform == "win32":
-        return [_windows_screenshots(pictures), pictures / "Camera Roll"]
-    return [pictures / "Screenshots", pictures]
+    return [path for path, _ in default_watches()]
 
 
 def _macos_screenshot_folder() -> Path:

@@ -15,7 +15,7 @@ import getpass
 import os
 import shutil
 import sys
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +23,7 @@ from safeshare import instance, logsetup, paths
 from safeshare import service_escape as esc
 from safeshare.config import Config
 from safeshare.service_plan import (
+    Installable,
     Plan,
     Remove,
     Run,
@@ -49,23 +50,9 @@ def _xdg_config_home() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
 
 
-class Backend(ABC):
-    name: str
-
-    @abstractmethod
-    def install_plan(self) -> Plan: ...
-
-    @abstractmethod
-    def uninstall_plan(self) -> Plan: ...
-
+class Backend(Installable):
     @abstractmethod
     def status(self) -> ServiceStatus: ...
-
-    def install(self, dry_run: bool, out: TextIO) -> None:
-        carry_out(self.install_plan(), dry_run, out)
-
-    def uninstall(self, dry_run: bool, out: TextIO) -> None:
-        carry_out(self.uninstall_plan(), dry_run, out)
 
 
 class SystemdUser(Backend):

@@ -9,6 +9,7 @@ naming the value and the reason. Nothing is ever written half-escaped.
 from __future__ import annotations
 
 import re
+import shlex
 import string
 import subprocess
 from pathlib import Path
@@ -175,3 +176,57 @@ def windows_command_line(argv: list[str]) -> str:
     """One command line (the HKCU Run key): the program always quoted, as Windows parses it."""
     command, arguments = windows_exec(argv, kind="Run key entry")
     return f'"{command}" {arguments}'.rstrip()
+
+
+# File-manager entries (integrate.py). A POSIX shell word: shlex.quote puts anything but
+# [A-Za-z0-9@%+=:,./_-] in single quotes, and a ' as '"'"'; control characters stay literal
+# inside the quotes. The shell itself runs Nautilus scripts, Quick Actions and Thunar's
+# commands; Nemo splits its Exec with g_shell_parse_argv, which follows the same quoting.
+def sh_words(argv: list[str], kind: str) -> str:
+    for index, arg in enumerate(argv):
+        _require_utf8(kind, _what(index), arg)
+        if "\0" in arg:
+            raise _refuse(kind, _what(index), arg, "contains U+0000, which no command can hold")
+    return shlex.join(argv)
+
+
+def thunar_command(argv: list[str]) -> str:
+    """A Thunar <command>: run by `/bin/sh -c` after `%%` becomes `%` and `%F` the files,
+    which Thunar shell-quotes itself. XML turns a carriage return into a newline: refused."""
+    kind = "Thunar custom action"
+    for index, arg in enumerate(argv):
+        bad = _control(arg, allowed="\n\t")
+        if bad is not None:
+            raise _refuse(kind, _what(index), arg, f"contains {_name(bad)}, which uca.xml cannot hold")
+    return sh_words(argv, kind).replace("%", "%%") + " %F"
+
+
+def keyfile_string(value: str, kind: str, what: str) -> str:
+    """A GKeyFile / desktop-entry string value: `\\\\`, `\\n`, `\\t`, `\\r`, a leading `\\s`."""
+    _require_utf8(kind, what, value)
+    bad = _control(value, allowed="\n\t\r")
+    if bad is not None:
+        raise _refuse(kind, what, value, f"contains {_name(bad)}, which a key file cannot hold")
+    escaped = "".join(_DESKTOP_STRING.get(c, c) for c in value)
+    return "\\s" + escaped[1:] if escaped.startswith(" ") else escaped
+
+
+def nemo_exec(argv: list[str]) -> str:
+    """A Nemo action's Exec= value: key-file string escapes, then Nemo's tokens (`%%` is a
+    literal `%` in current Nemo; `%F` the files, double-quoted by Quote=double), then
+    g_shell_parse_argv's shell quoting."""
+    kind = "Nemo action"
+    words = sh_words(argv, kind).replace("%", "%%")
+    return keyfile_string(words, kind, "the command") + " %F"
+
+
+# PowerShell: inside '...' nothing is expanded; a quote is doubled. PowerShell also takes
+# the typographic single quotes U+2018-U+201B as quotes, so those are doubled too.
+_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def powershell_string(value: str, kind: str, what: str) -> str:
+    bad = _control(value)
+    if bad is not None:
+        raise _refuse(kind, what, value, f"contains {_name(bad)}, which a Windows path cannot hold")
+    return "'" + "".join(c * 2 if c in _PS_QUOTES else c for c in value) + "'"

@@ -8,9 +8,11 @@ Plans make the exact files and argument lists testable on systems where the OS s
 from __future__ import annotations
 
 import shlex
+import shutil
 import string
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,10 +29,21 @@ class ServiceError(SafeshareError):
 class Write:
     path: Path
     content: bytes
+    mode: int | None = None  # e.g. 0o755 for a script; None: the umask's default
 
 
 @dataclass(frozen=True)
 class Remove:
+    """Remove a file; with `marker`, only a file that holds it (one safeshare wrote)."""
+
+    path: Path
+    marker: bytes | None = None
+
+
+@dataclass(frozen=True)
+class RemoveTree:
+    """Remove a folder of safeshare's own, known by its name (a macOS .workflow bundle)."""
+
     path: Path
 
 
@@ -54,7 +67,7 @@ class Stop:
     pid: int
 
 
-Step = Write | Remove | Run | Start | Stop
+Step = Write | Remove | RemoveTree | Run | Start | Stop
 
 
 @dataclass
@@ -71,19 +84,47 @@ class ServiceStatus:
     details: list[str] = field(default_factory=list)
 
 
+class Installable(ABC):
+    """What `install` and `uninstall` change, as plans: a login service, file-manager entries."""
+
+    name: str
+
+    @abstractmethod
+    def install_plan(self) -> Plan: ...
+
+    @abstractmethod
+    def uninstall_plan(self) -> Plan: ...
+
+    def install(self, dry_run: bool, out: TextIO) -> None:
+        carry_out(self.install_plan(), dry_run, out)
+
+    def uninstall(self, dry_run: bool, out: TextIO) -> None:
+        carry_out(self.uninstall_plan(), dry_run, out)
+
+
 def template(relative: str, **values: str) -> str:
     """A template from the installed package (`safeshare.templates`), placeholders filled."""
     text = resources.files("safeshare.templates").joinpath(relative).read_text(encoding="utf-8")
     return string.Template(text).substitute(values)
 
 
-def daemon_command(windowless: bool = False) -> list[str]:
-    """The interpreter that runs now, as an absolute path, starting the daemon."""
+def interpreter(windowless: bool = False) -> str:
+    """The interpreter that runs now, as an absolute path (pythonw.exe beside it if asked)."""
     python = Path(sys.executable).absolute()
     if windowless and python.name.lower() == "python.exe":
-        candidate = python.with_name("pythonw.exe")  # no console window at logon
+        candidate = python.with_name("pythonw.exe")  # no console window
         python = candidate if candidate.exists() else python
-    return [str(python), "-m", "safeshare", "run"]
+    return str(python)
+
+
+def daemon_command(windowless: bool = False) -> list[str]:
+    """The interpreter that runs now, as an absolute path, starting the daemon."""
+    return [interpreter(windowless), "-m", "safeshare", "run"]
+
+
+def clean_command(windowless: bool = False) -> list[str]:
+    """`safeshare clean --notify`, by the same interpreter; file managers append the files."""
+    return [interpreter(windowless), "-m", "safeshare", "clean", "--notify"]
 
 
 def carry_out(plan: Plan, dry_run: bool, out: TextIO) -> None:
@@ -91,15 +132,24 @@ def carry_out(plan: Plan, dry_run: bool, out: TextIO) -> None:
     verb = "would " if dry_run else ""
     for step in plan.steps:
         match step:
-            case Write(path, content):
-                out.write(f"{verb}write {path}:\n")
+            case Write(path, content, mode):
+                shown_mode = f" (mode {mode:o})" if mode is not None else ""
+                out.write(f"{verb}write {path}{shown_mode}:\n")
                 out.write("".join(f"    {line}\n" for line in _shown(content).splitlines()))
                 if not dry_run:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(content)
-            case Remove(path):
+                    _write_whole(path, content, mode)
+            case Remove(path, marker):
+                if marker is not None and not _holds(path, marker):
+                    out.write(f"left {path} alone: safeshare did not write it\n")
+                    continue
                 out.write(f"{verb}remove {path}\n")
                 if not dry_run:
+                    path.unlink(missing_ok=True)
+            case RemoveTree(path):
+                out.write(f"{verb}remove the folder {path}\n")
+                if not dry_run and path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif not dry_run:
                     path.unlink(missing_ok=True)
             case Run(argv, check):
                 out.write(f"{verb}run: {shlex.join(argv)}\n")
@@ -115,6 +165,37 @@ def carry_out(plan: Plan, dry_run: bool, out: TextIO) -> None:
                     _stop(pid)
     for note in plan.notes:
         out.write(f"note: {note}\n")
+
+
+def _holds(path: Path, marker: bytes) -> bool:
+    """True when `path` is absent (nothing to leave alone) or a file that holds `marker`."""
+    if not path.exists() and not path.is_symlink():
+        return True
+    try:
+        return path.is_file() and marker in path.read_bytes()
+    except OSError:
+        return False
+
+
+def _write_whole(path: Path, content: bytes, mode: int | None) -> None:
+    """Written beside it and renamed into place: a crash leaves the old file or the new one,
+    never half of one (a user's uca.xml holds their own actions). A link in its place is
+    followed, so that a file kept in a dotfiles repository stays there."""
+    import os
+
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.safeshare-new")
+    try:
+        temp.write_bytes(content)
+        if mode is not None:
+            temp.chmod(mode)
+        elif target.exists():
+            temp.chmod(target.stat().st_mode & 0o7777)
+        temp.replace(target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _start_detached(argv: list[str]) -> None:

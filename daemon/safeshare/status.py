@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import time
 from pathlib import Path
 
 from safeshare import instance, logsetup, paths
 from safeshare.config import Config, config_path
 from safeshare.findings import shorten
 from safeshare.ledger import LEDGER_NAME, LedgerError, Record, open_readonly
+from safeshare.pause import pause_line
 from safeshare.printable import printable
 from safeshare.report import shown
 from safeshare.vision import INSTALL, REQUIRED
@@ -34,6 +36,8 @@ def status_lines(config: Config, state_dir: Path | None = None) -> list[str]:
         if config.source
         else f"built-in defaults (no config file at {shown(config_path())})"
     )
+    paused = pause_line(state_dir, time.time())
+    lines += [paused] if paused else []
     lines.append(f"config: {source}")
     lines.append(f"output: {shown(config.output)}")
     lines.append("watching:")

@@ -5,7 +5,8 @@ browser's `photo.jpg.crdownload -> photo.jpg` must count, although a filter look
 the source name would drop it); close-after-write and renames say the file is complete.
 Which files and folders count is decided by one pair of predicates for events and for
 rescans (`files_in`): nothing in a hidden folder below the watched one (`.Trash-1000`,
-`.thumbnails`), nothing in the output folder.
+`.thumbnails`), nothing inside a photo application's library (a macOS Photos library is a
+folder of originals and thumbnails; Lightroom keeps previews), nothing in the output folder.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ TEMP_SUFFIXES = (
     "_exiftool_tmp",  # ExifTool writes the new file under this name, then renames it
     "_original",  # and keeps the file it edited under this one (a backup, not a new photo)
 )
+# Folders an application keeps its own pictures in (originals, previews, thumbnails): cleaning
+# them would copy a whole library. The user's own folders are never named like these.
+LIBRARY_SUFFIXES = (
+    ".photoslibrary",
+    ".photolibrary",
+    ".migratedphotolibrary",
+    ".aplibrary",
+    ".imovielibrary",
+    ".lrdata",
+    ".lrlibrary",
+    ".app",
+    ".bundle",
+)
+LIBRARY_NAMES = ("photo booth library", "@eadir", "#recycle", "$recycle.bin", "system volume information")
 EVENT_TYPES = [
     FileCreatedEvent,
     FileModifiedEvent,
@@ -68,12 +83,18 @@ def is_candidate_name(name: str) -> bool:
 
 
 def is_watched_folder(root: Path, path: Path, excluded: Path) -> bool:
-    """`path` is `root` or a folder below it with no hidden name on the way, and not inside
+    """`path` is `root` or a folder below it with no hidden or library name on the way, not inside
     `excluded` (the output folder). Names above `root` do not count: a watched folder may
     itself live in a hidden one."""
     if not path.is_relative_to(root) or path.is_relative_to(excluded):
         return False
-    return not any(name.startswith(".") for name in path.relative_to(root).parts)
+    return not any(is_skipped_folder_name(name) for name in path.relative_to(root).parts)
+
+
+def is_skipped_folder_name(name: str) -> bool:
+    """Hidden folders and applications' picture libraries are not looked into."""
+    lowered = name.lower()
+    return name.startswith(".") or lowered.endswith(LIBRARY_SUFFIXES) or lowered in LIBRARY_NAMES
 
 
 def is_watched_candidate(root: Path, path: Path, excluded: Path) -> bool:
