@@ -127,3 +127,31 @@ def test_which_folders_are_not_looked_into() -> None:
         assert is_skipped_folder_name(name), name
     for name in ("2026", "12", "Camera Roll", "Screenshots", "Library", "Photos", "darktable_exported"):
         assert not is_skipped_folder_name(name), name
+
+
+def test_renaming_an_album_or_a_photo_copies_nothing_again(tmp_path: Path) -> None:
+    """Tidying up ~/Pictures (an album folder renamed, a photo moved to another folder) is not
+    a new photo: the ledger rows move with the files, and so does a copy's name."""
+    run = DaemonRun(
+        tmp_path / "d", watches=[{"path": str(tmp_path / "d" / "home" / "Pictures"), "recursive": True}]
+    )
+    for n, name in enumerate(("DSCN0010", "DSCN0021", "DSCN0029")):
+        put(run.pictures / "Album" / f"old{n}.jpg", CORPUS_DIR / f"exif-samples__{name}.jpg")
+    (run.pictures / "sorted").mkdir()  # (a folder made a moment before may miss the move's event)
+    with run:
+        put(run.pictures / "new" / "shared.jpg", PHOTO)
+        wait_until(lambda: (run.output / "shared.jpg").exists())
+        (run.pictures / "Album").rename(run.pictures / "Album 2025")
+        (run.pictures / "new" / "shared.jpg").rename(run.pictures / "sorted" / "shared.jpg")
+        wait_until(lambda: outcomes(run).get("sorted/shared.jpg") == "published")
+        wait_until(lambda: all(outcomes(run).get(f"Album 2025/old{n}.jpg") == "baseline" for n in range(3)))
+        first = (run.output / "shared.jpg").read_bytes()
+        put(run.pictures / "sorted" / "shared.jpg", OTHER)  # then changed where it now is
+        wait_until(lambda: (run.output / "shared.jpg").read_bytes() != first)
+    assert sorted(p.name for p in run.output.iterdir()) == ["shared.jpg"]  # its own copy, updated
+    assert outcomes(run) == {
+        "Album 2025/old0.jpg": "baseline",
+        "Album 2025/old1.jpg": "baseline",
+        "Album 2025/old2.jpg": "baseline",
+        "sorted/shared.jpg": "published",
+    }

@@ -306,3 +306,27 @@ def test_real_notification_server_dunst(monkeypatch: pytest.MonkeyPatch) -> None
     assert history[0]["body"]["data"].startswith(
         "Removed: location (near Paris, FR), device (Apple iPhone 13 Pro)"
     )
+
+
+def test_a_backend_that_breaks_does_not_end_notifications(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug in one backend (here a UnicodeEncodeError) is logged, the next backend shows it,
+    and the notifier goes on (before, it ended the notification thread for good)."""
+    shown: list[str] = []
+
+    class Broken(Backend):
+        name = "broken"
+
+        def show(self, title: str, body: str, error: bool) -> None:
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+
+    class Working(Backend):
+        name = "working"
+
+        def show(self, title: str, body: str, error: bool) -> None:
+            shown.append(title)
+
+    notifier = Notifier(NotifyConfig(), Path("/out"), [Broken(), Working()], start=False)
+    assert notifier.deliver(for_file(cleaned("a.jpg")))
+    assert notifier.deliver(for_file(cleaned("b.jpg")))
+    assert shown == ["Photo cleaned: a.jpg", "Photo cleaned: b.jpg"]
+    assert sum("broken: UnicodeEncodeError" in r.getMessage() for r in caplog.records) == 1

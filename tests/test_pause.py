@@ -53,6 +53,8 @@ def test_a_pause_is_said_when_it_begins_and_when_it_ends(tmp_path: Path) -> None
     assert said == [] and not announce.paused()
     pause_mod.write(tmp_path, pause_mod.Pause(now[0], now[0] + 3600))
     assert announce.paused()
+    # a file that landed before the pause began (it was settling) is cleaned; one after is not
+    assert not announce.paused(landed=now[0] - 0.5) and announce.paused(landed=now[0])
     announce.check()
     end = datetime.datetime.fromtimestamp(now[0] + 3600).strftime("%H:%M")
     assert said == [
@@ -116,9 +118,22 @@ def test_news_that_could_not_be_shown_is_said_later(tmp_path: Path) -> None:
     ]
 
 
-def test_an_unreadable_pause_is_no_pause(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / pause_mod.PAUSE_NAME).write_text("{not json")
-    assert pause_mod.current(tmp_path, 0.0) is None
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"since": 0, "until": 1e20}',  # no calendar holds it: `status` and the daemon must not crash
+        '{"since": 1e400, "until": null}',
+        '{"since": 10, "until": 5}',
+        '{"since": 0, "until": 1e9}',  # longer than 30 days
+        '{"until": 5}',
+        "[1, 2]",
+    ],
+)
+def test_an_unreadable_pause_is_no_pause(tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str) -> None:
+    (tmp_path / pause_mod.PAUSE_NAME).write_text(text)
+    assert pause_mod.current(tmp_path, 1.0) is None
+    assert pause_mod.pause_line(tmp_path, 1.0) is None
     assert "cannot be read" in caplog.text
 
 

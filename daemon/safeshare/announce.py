@@ -12,11 +12,18 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safeshare import pause as pause_mod
+from safeshare.disposition import Disposition
 from safeshare.folders import Folder, shown
 from safeshare.paths import private_open
 from safeshare.report import shown as shown_path
+
+if TYPE_CHECKING:
+    from safeshare.handling import FileHandler
+    from safeshare.ledger import Ledger
+    from safeshare.settle import Settler
 
 FIRST_START_SAID = "first-start-said"  # in the state folder, once the first start was announced
 Inform = Callable[[str, str], bool]  # (title, body) -> shown (or not wanted); False: say it later
@@ -66,9 +73,27 @@ class Announcer:
 
             os.close(private_open(marker, os.O_WRONLY | os.O_CREAT))
 
-    def paused(self) -> bool:
-        """A pause is in force now (read afresh: `safeshare pause` takes effect at once)."""
-        return pause_mod.current(self.state_dir, self.clock()) is not None
+    def attach(self, ledger: Ledger, handler: FileHandler, settler: Settler) -> None:
+        """The daemon's: each file is checked against the pause, the ledger counts what was
+        noted, and at the end photos with a copy that changed meanwhile are handed back."""
+        handler.paused = self.paused
+        self.count_paused = lambda since: ledger.count_since(Disposition.PAUSED, since)
+
+        def resumed() -> int:
+            held = list(handler.held)
+            handler.held.clear()
+            for path in held:
+                settler.touch(path, complete=True)
+            return len(held)
+
+        self.resumed = resumed
+
+    def paused(self, landed: float | None = None) -> bool:
+        """A pause is in force now (read afresh: `safeshare pause` takes effect at once) and
+        began before the file `landed` there (its ctime: written or renamed into place, which
+        no copying tool sets back). A file that was settling when the pause began is cleaned."""
+        pause = pause_mod.current(self.state_dir, self.clock())
+        return pause is not None and (landed is None or landed >= pause.since)
 
     def check(self) -> None:
         """A pause that began or ended since the last look is said."""

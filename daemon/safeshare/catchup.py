@@ -21,6 +21,7 @@ from safeshare.settle import Settler
 from safeshare.watcher import files_in
 
 log = logging.getLogger("safeshare.daemon")
+MOVES_KEPT = 1000
 
 
 class CatchUp:
@@ -114,3 +115,29 @@ class CatchUp:
         if folder is not None and folder.config.recursive:
             for entry in files_in(path, True, self.output):
                 self.settler.touch(Path(entry.path))
+
+
+class Moves:
+    """Renames seen in the watched folders (a photo, an album folder), so that a file already
+    handled where it was is not handled again where it lands (`FileHandler` carries its
+    ledger row over). At most MOVES_KEPT are remembered, the newest."""
+
+    def __init__(self) -> None:
+        self._moves: dict[Path, Path] = {}  # where it landed -> where it was
+        self._lock = threading.Lock()
+
+    def note(self, source: Path, target: Path) -> None:
+        with self._lock:
+            self._moves.pop(target, None)
+            self._moves[target] = source
+            while len(self._moves) > MOVES_KEPT:
+                del self._moves[next(iter(self._moves))]
+
+    def origin(self, path: Path) -> Path | None:
+        """Where `path` was before it (or a folder above it) was renamed, if it was."""
+        with self._lock:
+            for where in (path, *path.parents):
+                source = self._moves.get(where)
+                if source is not None:
+                    return source / path.relative_to(where)
+        return None

@@ -52,7 +52,7 @@ def notify_results(results: list[Result], config: config_mod.Config, output: Pat
 
 def server_answers() -> bool:
     """A freedesktop notification server answers on the session bus now."""
-    from safeshare.notify_dbus import _capabilities
+    from safeshare.notify_session import _capabilities
 
     try:
         _capabilities(None)

@@ -28,7 +28,6 @@ from safeshare.announce import Announcer, Inform
 from safeshare.batch import pipeline_settings
 from safeshare.catchup import CatchUp
 from safeshare.config import Config
-from safeshare.disposition import Disposition
 from safeshare.errors import ConfigError
 from safeshare.folders import Folders
 from safeshare.handling import FileHandler, OnResult
@@ -91,7 +90,9 @@ class Daemon:
         self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
         self.catchup = CatchUp(self.settler, self.output, config.daemon.first_start)
-        handler = EventFilter(self.settler.touch, self._gone, self.catchup.new_folder, self.output)
+        handler = EventFilter(
+            self.settler.touch, self._gone, self.catchup.new_folder, self.output, moved=self._moved
+        )
         self.observer = make_observer(timeout=5)
         self.folders = Folders(
             config.watch,
@@ -113,7 +114,6 @@ class Daemon:
         try:
             self.ledger, _ = open_ledger(self.state_dir / "ledger.sqlite3", on_notice=self._ledger_replaced)
             self.catchup.ledger = self.ledger
-            self.announce.count_paused = lambda since: self._ledger_count(Disposition.PAUSED, since)
             if self.vision is not None and not self.vision.redacts:
                 self.look_later = LookLater(self.vision, self.cleaning_soon, self.on_seen)
             self.handler = FileHandler(
@@ -126,8 +126,7 @@ class Daemon:
                 self.look_later,
                 self.stop_event,
             )
-            self.handler.paused = self.announce.paused
-            self.announce.resumed = self._resume_held
+            self.announce.attach(self.ledger, self.handler, self.settler)
             self._install_signals()
             remove_stale_temp_files(self.output)
             self._resume_unfinished()
@@ -178,18 +177,6 @@ class Daemon:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def _resume_held(self) -> int:
-        """The pause ended: photos with a copy that changed meanwhile are cleaned now."""
-        held = self.handler.held if self.handler is not None else set()
-        for path in list(held):
-            self.settler.touch(path, complete=True)
-        count = len(held)
-        held.clear()
-        return count
-
-    def _ledger_count(self, outcome: Disposition, since: float) -> int:
-        return self.ledger.count_since(outcome, since) if self.ledger is not None else 0
-
     def _worker_busy(self) -> bool:
         return any(t.is_alive() for t in threading.enumerate() if t.name == "worker")
 
@@ -222,6 +209,11 @@ class Daemon:
         self.settler.forget(path)
         if self.handler is not None:
             self.handler.released.add(path)
+
+    def _moved(self, source: Path, target: Path) -> None:
+        """Renamed (a photo, or an album folder): already handled there is handled here."""
+        if self.handler is not None:
+            self.handler.moves.note(source, target)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeshare.catchup import Moves
 from safeshare.decision import RETRY_DELAYS, Attempt, decide, logged, repeated
 from safeshare.disposition import Disposition
 from safeshare.errors import InputError, SafeshareError
@@ -64,13 +65,10 @@ class FileHandler:
         # Once set, an attempt cut short by the stop (its decoder ended) is not recorded: the
         # file stays 'working' and is resumed at the next start.
         self.stopping = stopping or threading.Event()
-        self.ledger = ledger
-        self.folders = folders
-        self.settler = settler
-        self.output = output
+        self.ledger, self.folders, self.settler, self.output = ledger, folders, settler, output
         self.on_result = on_result
         self.look_later = look_later  # clean copies are looked at (vision) after being reported
-        self.tries: dict[Path, int] = {}
+        self.tries: dict[Path, int] = {}  # attempts that found a file unfinished
         self.output_failures: dict[Path, int] = {}
         self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
@@ -78,8 +76,9 @@ class FileHandler:
         # Files (or folders) deleted or moved away since their copy was published: a file that
         # appears at that path later is another photo, and the earlier copy is not its to replace.
         self.released: set[Path] = set()
-        self.paused: Callable[[], bool] = lambda: False  # `safeshare pause` is in force (the daemon's)
+        self.paused: Callable[[float], bool] = lambda landed: False  # `safeshare pause` (the daemon's)
         self.held: set[Path] = set()  # photos with a copy that changed while paused
+        self.moves = Moves()
 
     def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
@@ -122,13 +121,13 @@ class FileHandler:
         file (same size and mtime) already has its outcome. A file found 'working' was being
         handled when safeshare stopped; one that stopped it twice is refused until it changes."""
         before = self.ledger.get(path)  # one read serves both questions
-        if (
-            before is not None
-            and before.outcome.final
-            and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
-        ):
+        known = before is not None and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
+        if known and before is not None and before.outcome.final:
             return False
-        if self.paused():  # noted as it is now: a later change is cleaned, this state never
+        origin = self.moves.origin(path)  # renamed within the watch: handled there is handled
+        if before is None and origin and self.ledger.carry_over(origin, path, st.st_size, st.st_mtime_ns):
+            return False
+        if self.paused(st.st_ctime):  # noted as it is now: a later change is cleaned, this state never
             if before is None or before.output is None:
                 self.ledger.record(path, Disposition.PAUSED, size=st.st_size, mtime_ns=st.st_mtime_ns)
             else:  # a photo with a copy keeps its row (and its copy's name): updated at the end
@@ -136,10 +135,10 @@ class FileHandler:
             log.info("%s arrived while paused: not cleaned", path.name)
             return False
         interrupted = (
-            path not in self.delayed
+            known
+            and path not in self.delayed
             and before is not None
             and before.outcome is Disposition.WORKING
-            and (before.size, before.mtime_ns) == (st.st_size, st.st_mtime_ns)
         )
         if before is not None and before.output is not None:
             # When our copy was last known to be ours: its publish (the row is written just

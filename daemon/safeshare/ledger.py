@@ -183,6 +183,20 @@ class Ledger(LedgerStore):
             lambda db: db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (key, now)), write=True
         )
 
+    def carry_over(self, origin: Path, path: Path, size: int, mtime_ns: int) -> bool:
+        """`path` is `origin` renamed (same size and mtime): its final row moves with it, and
+        with the row its copy's name. False (nothing changed) when there is no such row."""
+        old = self.get(origin)
+        if old is None or not old.outcome.final or (old.size, old.mtime_ns) != (size, mtime_ns):
+            return False
+
+        def move(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM files WHERE path = ?", (_b(path),))
+            db.execute("UPDATE files SET path = ? WHERE path = ?", (_b(path), _b(origin)))
+
+        self._call(move, write=True)
+        return True
+
     def count_since(self, outcome: Disposition, since: float) -> int:
         """Files whose outcome is `outcome`, recorded at `since` or later."""
         sql = "SELECT COUNT(*) FROM files WHERE outcome = ? AND updated_at >= ?"

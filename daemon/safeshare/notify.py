@@ -192,6 +192,9 @@ class Notifier:
             except DeliveryError as exc:
                 self._log_once(f"{backend.name}: {exc}", logging.INFO)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a backend's bug must not end notifications
+                self._log_once(f"{backend.name}: {type(exc).__name__}: {exc}", logging.WARNING)
+                continue
             self._all_failed_logged = False
             return True
         if not self._all_failed_logged:

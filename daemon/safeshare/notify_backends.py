@@ -26,7 +26,7 @@ from safeshare.notify_base import DeliveryError as DeliveryError
 from safeshare.notify_base import markup_escaped as markup_escaped
 from safeshare.notify_base import run_helper
 from safeshare.notify_dbus import FreedesktopBackend as FreedesktopBackend
-from safeshare.notify_dbus import body_for_server
+from safeshare.notify_session import body_for_server
 from safeshare.notify_windows import WindowsToastBackend as WindowsToastBackend
 
 

@@ -3,17 +3,14 @@ with buttons that work.
 
 One connection to the session bus is kept open while there are notifications to answer: the
 server sends its replies (`ActionInvoked`, `NotificationClosed`) to the connection that sent
-the notification, so that connection must live. A receiver thread blocks on the socket (no
-polling) and hands each button press to a thread of its own, so a slow file manager never
-holds the next reply up. Buttons are offered only when the server says it has them
+the notification, so that connection (notify_session.Session, whose receiver thread blocks
+on the socket: no polling) must live. Each button press runs in a thread of its own, so a
+slow file manager never holds the next reply up. Buttons are offered only when the server says it has them
 ("actions" capability) and only those that can work here (`desktop.Desktop.offered`); the
 clean copy is the notification's image (the "image-path" hint) when the server shows images
 ("icon-static"). A notification whose buttons can no longer be answered (safeshare stops,
-or too many are open) is closed, so that no button does nothing.
-
-On Linux the body is markup-escaped for every server that reads markup in it ("body-markup"):
-a camera model '<a href="http://ev.il">Tap to undo</a>' stays text. The summary is plain text
-by the spec, and servers show it so: it is not escaped, or '&' would show as '&amp;'.
+or too many are open) is closed, so that no button does nothing. The body is escaped for
+servers that read markup (see notify_session).
 """
 
 from __future__ import annotations
@@ -23,17 +20,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from safeshare.desktop import LABELS, Desktop, DesktopError, desktop_for_this_os
 from safeshare.errors import SafeshareError
 from safeshare.notify_base import APP_NAME, TIMEOUT, Backend, DeliveryError, markup_escaped
+from safeshare.notify_session import Session, _address
+from safeshare.notify_session import _capabilities as _capabilities
+from safeshare.notify_session import body_for_server as body_for_server
 
 log = logging.getLogger(__name__)
-SERVICE = "org.freedesktop.Notifications"
-PATH = "/org/freedesktop/Notifications"
 OPEN_MAX = 50  # notifications with buttons kept answerable; older ones are closed
 IMAGE_CAPABILITIES = ("icon-static", "icon-multi", "body-images")
 Failed = Callable[[str, str], object]  # (title, body): an action that could not be done
@@ -48,107 +45,6 @@ def stamp(path: Path) -> Stamp:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _address() -> Any:
-    from jeepney import DBusAddress
-
-    return DBusAddress(PATH, bus_name=SERVICE, interface=SERVICE)
-
-
-def _capabilities(connection: Any) -> list[str]:
-    """What the notification server says it can do ('body', 'body-markup', 'actions', ...)."""
-    from jeepney import MessageType, new_method_call
-    from jeepney.io.blocking import open_dbus_connection
-
-    ask = new_method_call(_address(), "GetCapabilities")
-    if connection is None:
-        with open_dbus_connection(bus="SESSION") as own:
-            reply = own.send_and_get_reply(ask, timeout=TIMEOUT)
-    else:
-        reply = connection.send_and_get_reply(ask, timeout=TIMEOUT)
-    if reply.header.message_type == MessageType.error:
-        raise ValueError("the server did not say what it can do")
-    return [str(c) for c in reply.body[0]]
-
-
-def body_for_server(body: str, connection: Any = None) -> str:
-    """The body escaped, unless the server says it shows the body as plain text (no
-    "body-markup" capability: it would show '&amp;'). A server that cannot be asked gets it
-    escaped: a link shown as text is better than a name shown as a link."""
-    try:
-        plain = "body-markup" not in _capabilities(connection)
-    except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError, TimeoutError):
-        plain = False
-    return body if plain else markup_escaped(body)
-
-
-class _Session:
-    """An open connection, its receiver thread, and replies awaited by serial number."""
-
-    def __init__(self, on_signal: Callable[[Any], None], on_lost: Callable[[_Session], None]) -> None:
-        from jeepney.bus_messages import MatchRule, message_bus
-        from jeepney.io.threading import open_dbus_connection
-
-        self.connection = open_dbus_connection(bus="SESSION")
-        self._replies: dict[int, Future[Any]] = {}
-        self._lock = threading.Lock()
-        self._on_signal, self._on_lost = on_signal, on_lost
-        self.server = ""  # the unique name of the server that took our last notification
-        self._thread = threading.Thread(target=self._receive, name="notify-replies", daemon=True)
-        self._thread.start()
-        rule = MatchRule(type="signal", interface=SERVICE, path=PATH)
-        self.call(message_bus.AddMatch(rule))
-
-    def call(self, message: Any) -> Any:
-        """Send a method call and wait for its reply (an error reply raises)."""
-        from jeepney.wrappers import unwrap_msg
-
-        serial = next(self.connection.outgoing_serial)
-        future: Future[Any] = Future()
-        with self._lock:
-            self._replies[serial] = future
-        try:
-            self.connection.send(message, serial=serial)
-            reply = future.result(timeout=TIMEOUT)
-        finally:
-            with self._lock:
-                self._replies.pop(serial, None)
-        if message.header.fields.get(_destination()) == SERVICE:
-            self.server = str(reply.header.fields.get(_sender(), self.server))
-        return unwrap_msg(reply)
-
-    def _receive(self) -> None:
-        from jeepney import HeaderFields, MessageType
-
-        try:
-            while True:
-                message = self.connection.receive()
-                kind = message.header.message_type
-                if kind in (MessageType.method_return, MessageType.error):
-                    with self._lock:
-                        future = self._replies.get(message.header.fields.get(HeaderFields.reply_serial, -1))
-                    if future is not None:
-                        future.set_result(message)
-                elif kind == MessageType.signal:
-                    self._on_signal(message)
-        except Exception as exc:  # noqa: BLE001 - closed, interrupted or broken: this session ends
-            log.debug("notification replies no longer heard: %s", type(exc).__name__)
-        finally:
-            with self._lock:
-                for future in self._replies.values():
-                    if not future.done():
-                        future.set_exception(OSError("the D-Bus connection was closed"))
-            self._on_lost(self)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def close(self) -> None:
-        self.connection.interrupt()
-        self._thread.join(timeout=5)
-        self.connection.close()
-
-
 def _icon() -> str:
     from safeshare.icon import icon_path
 
@@ -159,16 +55,10 @@ def _icon() -> str:
     return str(path) if path.is_file() else ""
 
 
-def _sender() -> Any:
+def _signature() -> Any:
     from jeepney import HeaderFields
 
-    return HeaderFields.sender
-
-
-def _destination() -> Any:
-    from jeepney import HeaderFields
-
-    return HeaderFields.destination
+    return HeaderFields.signature
 
 
 class FreedesktopBackend(Backend):
@@ -184,7 +74,7 @@ class FreedesktopBackend(Backend):
         self.desktop = desktop or desktop_for_this_os()
         self.failed = failed or (lambda title, body: None)  # said when a button's action fails
         self.icon = _icon()  # app_icon: safeshare's own, shipped in the wheel
-        self._session: _Session | None = None
+        self._session: Session | None = None
         # id -> its copies, each with what it was when notified (a button acts on that file only)
         self._open: OrderedDict[int, tuple[tuple[Path, Stamp], ...]] = OrderedDict()
         self._acting = 0  # actions running now
@@ -240,10 +130,10 @@ class FreedesktopBackend(Backend):
             if not keep:
                 self._disconnect()  # nothing to answer: the connection is not kept
 
-    def _connect(self) -> _Session:
+    def _connect(self) -> Session:
         session = self._session
         if session is None or not session.alive:
-            session = _Session(self._signal, self._lost)
+            session = Session(self._signal, self._lost)
             with self._state:
                 self._session = session
         return session
@@ -256,7 +146,7 @@ class FreedesktopBackend(Backend):
         if session is not None:
             session.close()
 
-    def _lost(self, session: _Session) -> None:
+    def _lost(self, session: Session) -> None:
         with self._state:
             if self._session is not session:
                 return
@@ -276,14 +166,14 @@ class FreedesktopBackend(Backend):
             session = self._session
             if session is None or (session.server and sender != session.server):
                 return  # only the server that took the notification answers for it
-            if member == "ActionInvoked":
+            if member == "ActionInvoked" and message.header.fields.get(_signature()) == "us":
                 number, key = message.body
                 copies = self._open.get(int(number))
                 if copies is None or str(key) not in LABELS:
                     return
                 self._acting += 1
                 threading.Thread(target=self._act, args=(str(key), copies), daemon=True).start()
-            elif member == "NotificationClosed":
+            elif member == "NotificationClosed" and message.header.fields.get(_signature()) == "uu":
                 self._open.pop(int(message.body[0]), None)
                 self._state.notify_all()
 

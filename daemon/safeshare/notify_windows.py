@@ -21,6 +21,8 @@ from safeshare.notify_base import Backend, run_helper
 def toast_xml(title: str, body: str, copies: tuple[Path, ...] = ()) -> str:
     """The toast: texts, and for clean copies their folder and the copy to open."""
     visual = f"<text>{escape(title)}</text><text>{escape(body)}</text>"
+    if not all(_uri_safe(p) for p in copies):  # a name no URI can carry (a lone surrogate)
+        copies = ()  # the texts still go, without buttons
     if not copies:
         return f'<toast><visual><binding template="ToastGeneric">{visual}</binding></visual></toast>'
     folder = copies[0].absolute().parent.as_uri() + "/"
@@ -38,6 +40,14 @@ def toast_xml(title: str, body: str, copies: tuple[Path, ...] = ()) -> str:
         f'<visual><binding template="ToastGeneric">{visual}</binding></visual>'
         f"<actions>{buttons}</actions></toast>"
     )
+
+
+def _uri_safe(path: Path) -> bool:
+    try:
+        path.absolute().as_uri().encode()
+    except (ValueError, UnicodeError):
+        return False
+    return True
 
 
 class WindowsToastBackend(Backend):

@@ -5,7 +5,8 @@ in the state folder (0600), so it holds across restarts and reaches a running da
 once: the daemon reads it before each file (a stat and a few bytes), and a file that arrives
 while it holds is recorded as 'paused' in the ledger and never cleaned later, unless it
 changes or the user runs `safeshare clean` on it. A pause with an end ends by itself. A
-pause file that cannot be read is no pause (said in the log): cleaning goes on.
+pause file that cannot be read, or holds times no pause can have, is no pause (said in the
+log): cleaning goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -61,11 +63,17 @@ def read(state_dir: Path) -> Pause | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         until = data.get("until")
-        return Pause(float(data["since"]), None if until is None else float(until))
+        pause = Pause(float(data["since"]), None if until is None else float(until))
+        pause.describe()  # a time no calendar holds (1e20, NaN) is no pause either
+        if not math.isfinite(pause.since) or (pause.until is not None and not pause.since < pause.until):
+            raise ValueError("not a time span")
+        if pause.until is not None and pause.until - pause.since > LONGEST:
+            raise ValueError("longer than 30 days")
+        return pause
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("%s cannot be read (%s); safeshare is not paused", path, type(exc).__name__)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        log.warning("%s cannot be read (%s); safeshare is not paused", path, exc)
         return None
 
 

@@ -93,9 +93,22 @@ _DESKTOP_RESERVED = frozenset(" \t\n\r\"'\\><~|&;$*?#()`")
 _DESKTOP_STRING = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def _no_percent_program(argv: list[str], kind: str) -> None:
+    """GLib (GNOME's launcher, gnome-session) looks the program up before it turns `%%` back
+    into `%`, so an entry whose program path holds a `%` is not shown or not run: refused."""
+    if "%" in argv[0]:
+        raise _refuse(
+            kind,
+            "the interpreter path",
+            argv[0],
+            "contains '%', which desktop launchers cannot run: install safeshare from a path without it",
+        )
+
+
 def desktop_exec(argv: list[str]) -> str:
     """An Exec= value that a desktop entry reader splits back into exactly `argv`."""
     kind = "desktop entry"
+    _no_percent_program(argv, kind)
     for index, arg in enumerate(argv):
         _require_utf8(kind, _what(index), arg)
         bad = _control(arg, allowed="\n\t\r")
@@ -216,6 +229,7 @@ def nemo_exec(argv: list[str]) -> str:
     literal `%` in current Nemo; `%F` the files, double-quoted by Quote=double), then
     g_shell_parse_argv's shell quoting."""
     kind = "Nemo action"
+    _no_percent_program(argv, kind)  # older Nemo also stops expanding at the first `%%`
     words = sh_words(argv, kind).replace("%", "%%")
     return keyfile_string(words, kind, "the command") + " %F"
 

@@ -115,16 +115,18 @@ class EventFilter(FileSystemEventHandler):
         new_folder: Callable[[Path], None],
         excluded: Path,
         root: Path | None = None,
+        moved: Callable[[Path, Path], None] | None = None,
     ) -> None:
         self.touch = touch
         self.forget = forget
         self.new_folder = new_folder
+        self.moved = moved or (lambda source, target: None)  # a file or folder renamed: from, to
         self.excluded = excluded  # the output folder: never ours to clean
         self.root = root  # the watched folder; None: file names alone decide
 
     def beneath(self, root: Path) -> EventFilter:
         """The same filter for the watch on `root`."""
-        return EventFilter(self.touch, self.forget, self.new_folder, self.excluded, root)
+        return EventFilter(self.touch, self.forget, self.new_folder, self.excluded, root, self.moved)
 
     def _wanted(self, path: Path) -> bool:
         if self.root is None:
@@ -143,6 +145,8 @@ class EventFilter(FileSystemEventHandler):
         if event.is_directory:
             if kind in ("deleted", "moved"):  # the files in it are gone from where they were
                 self.forget(Path(os.fsdecode(event.src_path)))
+            if kind == "moved":
+                self.moved(Path(os.fsdecode(event.src_path)), target)
             if kind in ("created", "moved") and self._wanted_folder(target):
                 self.new_folder(target)
             return
@@ -150,6 +154,7 @@ class EventFilter(FileSystemEventHandler):
             self.forget(target)
         elif kind == "moved":
             self.forget(Path(os.fsdecode(event.src_path)))
+            self.moved(Path(os.fsdecode(event.src_path)), target)
             if self._wanted(target):
                 self.touch(target, True)
         elif kind in ("created", "modified", "closed") and self._wanted(target):
