@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import subprocess
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -140,7 +141,8 @@ class FreedesktopDesktop(Desktop):
             raise DesktopError(f"{what} could not be started: {exc.strerror}") from exc
         try:
             code = proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # still open: reaped whenever it ends (no zombie)
+            threading.Thread(target=proc.wait, name="opened", daemon=True).start()
             return
         if code != 0:
             raise DesktopError(f"{what} failed (exit {code})")

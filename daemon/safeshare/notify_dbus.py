@@ -211,15 +211,12 @@ class FreedesktopBackend(Backend):
     def wait_answered(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         """Until every notification with buttons was closed and its action done, or `seconds`
         passed (a `safeshare clean --notify` started from a file manager stays this long)."""
-        deadline = clock() + seconds
-        with self._state:
-            while (self._open or self._acting) and clock() < deadline:
-                self._state.wait(deadline - clock())
+        self._wait(lambda: not self._open and not self._acting, seconds, clock)
 
     def close(self) -> None:
         """Notifications still open are closed: their buttons could not be answered any more.
         An action still running is given a moment to finish."""
-        self.wait_actions(TIMEOUT)
+        self._wait(lambda: not self._acting, TIMEOUT)
         with self._calls:
             self._closed = True
             with self._state:
@@ -228,8 +225,11 @@ class FreedesktopBackend(Backend):
                 self._close_one(number)
             self._disconnect()
 
-    def wait_actions(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
+    def _wait(
+        self, done: Callable[[], bool], seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Until `done()` (read under the state lock) or `seconds` passed."""
+        deadline = clock() + seconds
         with self._state:
-            while self._acting and time.monotonic() < deadline:
-                self._state.wait(deadline - time.monotonic())
+            while not done() and clock() < deadline:
+                self._state.wait(deadline - clock())
