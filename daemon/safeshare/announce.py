@@ -9,6 +9,7 @@ the time from an injected clock, so tests are exact.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ Inform = Callable[[str, str], bool]  # (title, body) -> shown (or not wanted); F
 
 
 def watched(folders: list[Folder]) -> str:
-    """'~/Pictures and its folders, ~/Desktop (when it appears)'."""
+    """'~/Pictures and the folders in it, ~/Desktop (once it exists)'."""
     parts = []
     for folder in folders:
         text = shown(folder) + (" and the folders in it" if folder.config.recursive else "")
@@ -69,8 +70,6 @@ class Announcer:
         if not self.inform("safeshare is watching your pictures", "\n".join(lines)):
             return  # no notification service yet (an early login): said at the next start
         with contextlib.suppress(OSError):  # cannot remember it: it is said again next time
-            import os
-
             os.close(private_open(marker, os.O_WRONLY | os.O_CREAT))
 
     def attach(self, ledger: Ledger, handler: FileHandler, settler: Settler) -> None:
