@@ -25,6 +25,7 @@ class Numbers:
     p50: float
     p95: float
     burst: float
+    burst_cpu: float  # CPU seconds the watcher spent per photo of the burst
     idle_cpu: float
     idle_rss: float
 
@@ -91,13 +92,14 @@ def measure(kind: str, photo: bytes, idle_seconds: int) -> Numbers:
             for i in range(LATENCY_DROPS):
                 latencies.append(subject.drop(f"drop_{i}.jpg", variant(photo, i)))
                 time.sleep(0.1)
-            start = time.perf_counter()
+            start, cpu_before = time.perf_counter(), cpu_seconds(subject.proc.pid)
             for i in range(BURST):
                 (subject.watched / f"burst_{i:04d}.jpg").write_bytes(variant(photo, 10_000 + i))
             last = subject.output / f"burst_{BURST - 1:04d}.jpg"
             while len(list(subject.output.glob("burst_*.jpg"))) < BURST or not last.exists():
                 time.sleep(0.05)
             burst = time.perf_counter() - start
+            burst_cpu = (cpu_seconds(subject.proc.pid) - cpu_before) / BURST
             time.sleep(3)
             before = cpu_seconds(subject.proc.pid)
             time.sleep(idle_seconds)
@@ -105,7 +107,7 @@ def measure(kind: str, photo: bytes, idle_seconds: int) -> Numbers:
             idle_rss = rss_mb(subject.proc.pid)
         finally:
             subject.stop()
-    return Numbers(percentile(latencies, 50), percentile(latencies, 95), burst, idle_cpu, idle_rss)
+    return Numbers(percentile(latencies, 50), percentile(latencies, 95), burst, burst_cpu, idle_cpu, idle_rss)
 
 
 def run(idle_seconds: int = IDLE_SECONDS) -> list[list[str]]:
@@ -120,7 +122,9 @@ def run(idle_seconds: int = IDLE_SECONDS) -> list[list[str]]:
     return [
         row("drop-to-published p50 (2.2 MB photo)", ours.p50, base.p50, "s", ""),
         row("drop-to-published p95", ours.p95, base.p95, "s", "< 0.5 s"),
-        row(f"burst of {BURST} photos, all published", ours.burst, base.burst, "s", ""),
+        row(f"burst of {BURST} photos, all published", ours.burst, base.burst, "s", "< 1.2x"),
+        # The burst's wall time depends on how busy the machine is; CPU per photo does not.
+        row("CPU per burst photo", ours.burst_cpu * 1000, base.burst_cpu * 1000, "ms", ""),
         row("idle CPU per minute", ours.idle_cpu, base.idle_cpu, "s", "< 0.1 s"),
         row("idle resident memory", ours.idle_rss, base.idle_rss, "MB", "< 60 MB"),
     ]

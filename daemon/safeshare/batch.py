@@ -3,43 +3,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-import threading
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safeshare import isolation
+from safeshare import interrupts, isolation
 from safeshare.config import CleanConfig
 from safeshare.errors import NotAnImage, SafeshareError, UnsupportedFormat
-from safeshare.fileio import Opener, open_path, reachable_mode
+from safeshare.fileio import Opener, open_path
 from safeshare.formats import HEAD_SIZE, CleanOptions, detect, looks_like_image_name
 from safeshare.naming import numbered
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Ready, Result, Settings
-from safeshare.safepath import PinnedDir, open_file_beneath
+from safeshare.safepath import PinnedDir
+from safeshare.staging import MIN_SHARED, Job, stage
+from safeshare.staging import staged as stage_all
 from safeshare.vision.step import VisionStep
 
-PRESTART_SUFFIXES = {".heic", ".heif", ".hif", ".avif"}
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    subfolder: Path  # where under the output folder the clean copy goes
-    # For a file found inside a folder: that folder, pinned when it was walked. The file is
-    # then opened name by name beneath it, never through a link swapped in after the walk.
-    # A file named on the command line is opened as named (a link the user gave is theirs).
-    walked: tuple[PinnedDir, Path] | None = None
-
-    def opener(self) -> Opener:
-        if self.walked is None:
-            return open_path
-        pinned, root = self.walked
-        inside = pinned.path / self.source.relative_to(root)
-        return lambda path: open_file_beneath(pinned, inside)
+SYNC_EVERY = 64  # renames made durable together (the folders are fsynced once per so many)
 
 
 def collect(paths: list[Path], out_dir: Path | None) -> tuple[list[Job], int]:
@@ -100,36 +89,52 @@ class RunNames:
     """Output names within one run. Two inputs never get the same name ('name (2).jpg'), and
     a file this run did not write is never replaced: a name already taken gets the next
     number, unless the file there holds exactly this copy (an earlier run's, on the same
-    input and settings), which is then left as it is."""
+    input and settings), which is then left as it is. Files are published in the batch's
+    order, so which one gets 'name (2)' does not depend on which was cleaned first."""
 
     def __init__(self) -> None:
         self._claimed: dict[Path, Path] = {}
-        self._lock = threading.Lock()  # files are cleaned by two threads
+        self._unsynced: dict[tuple[int, int], int] = {}  # folders renamed into, not yet fsynced
+        self._renames = 0
 
     def publish(self, ready: Ready) -> Result:
         source = ready.prepared.source
         wanted = Path(ready.prepared.name)
         candidate, n = wanted, 1
-        with self._lock:  # claim and commit together: no other thread takes the name between
-            while True:
-                key = ready.folder / candidate.name
-                owner = self._claimed.get(key)
-                if owner == source or (owner is None and not ready.taken(candidate.name)):
-                    result = ready.commit(candidate.name, replace=owner == source)
-                    if result is not None:
-                        self._claimed[key] = source
-                        break
-                elif owner is None and ready.same_as(candidate.name):
+        self._renames += 1
+        if self._renames % SYNC_EVERY == 0:
+            self.sync()  # a long batch: what was reported a while ago is made durable now
+        st = os.fstat(ready.staged.folder_fd)
+        if (st.st_dev, st.st_ino) not in self._unsynced:
+            self._unsynced[(st.st_dev, st.st_ino)] = os.dup(ready.staged.folder_fd)
+        while True:
+            key = ready.folder / candidate.name
+            owner = self._claimed.get(key)
+            if owner == source or (owner is None and not ready.taken(candidate.name)):
+                result = ready.commit(candidate.name, replace=owner == source, sync=False)
+                if result is not None:
                     self._claimed[key] = source
-                    ready.discard()
-                    result = ready.prepared.result(key)
-                    result.notes.append("the same clean copy was already there; left unchanged")
-                    return result
-                n += 1
-                candidate = numbered(wanted, n)
+                    break
+            elif owner is None and ready.same_as(candidate.name):
+                self._claimed[key] = source
+                ready.discard()
+                result = ready.prepared.result(key)
+                result.notes.append("the same clean copy was already there; left unchanged")
+                return result
+            n += 1
+            candidate = numbered(wanted, n)
         if result.ok and candidate != wanted:
             result.notes.append(f"{wanted.name} was taken by another file; wrote {candidate.name}")
         return result
+
+    def sync(self) -> None:
+        """Make the batch's renames durable: one fsync per folder, not one per file (every
+        copy was fsynced before its rename, so a crash leaves whole copies or none)."""
+        for fd in self._unsynced.values():
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            os.close(fd)
+        self._unsynced.clear()
 
 
 def clean_one(
@@ -143,57 +148,66 @@ def clean_one(
     """One file the whole way, as `clean` does it (the daemon's handler does the same steps
     with its ledger)."""
     out = output if isinstance(output, OutputFolder) else OutputFolder(output)
-    prepared = pipeline.prepare(source, opener)
-    if isinstance(prepared, Result):
-        return prepared
-    ready = prepared.stage(out, subfolder, reachable_mode(source, prepared.src.mode))
-    if isinstance(ready, Result):
-        return ready
-    return (names or RunNames()).publish(ready)
+    staged = stage(pipeline, out, Job(source, subfolder), opener)
+    if isinstance(staged, Result):
+        return staged
+    names = names or RunNames()
+    try:
+        return names.publish(staged)
+    finally:
+        names.sync()
 
 
 def workers_for(jobs: list[Job]) -> int:
-    """Two files at a time when there are several and two cores: while one waits for the disk
-    (read, fsync) or a decoder, the other is parsed."""
-    return min(2, os.cpu_count() or 1) if len(jobs) > 1 else 1
+    """One process per core (up to eight) when there are enough files to share out."""
+    if len(jobs) < MIN_SHARED:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(8, cores))
 
 
 def clean_all(
     jobs: list[Job], pipeline: Pipeline, out_dir: Path, workers: int, vision: VisionStep | None = None
 ) -> Iterator[Result]:
     """Results in the order of `jobs`, cleaned `workers` at a time; with `vision`, each clean
-    copy is then looked at for faces, text and codes (unless redaction already did)."""
-    names = RunNames()
-    output = OutputFolder(out_dir)
-    if any(job.source.suffix.lower() in PRESTART_SUFFIXES for job in jobs):
-        isolation.pool().prestart()  # HEIF/AVIF will need decoders: start them meanwhile
-
-    def one(job: Job) -> Result:
-        return clean_one(pipeline, job.source, output, job.subfolder, names, job.opener())
-
-    if vision is None and workers == 1:
-        yield from map(one, jobs)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="clean") as executor:
-        if vision is None:
-            yield from executor.map(one, jobs)
-            return
-        # Looking takes ~0.8 s a photo, cleaning ~10 ms: every clean copy is published at
-        # cleaning speed, and one thread looks at them in order behind it, in the niced worker.
-        looker = ThreadPoolExecutor(1, thread_name_prefix="look")
-        cleaned = [executor.submit(one, job) for job in jobs]
-        looked = [looker.submit(_look, vision, future) for future in cleaned]
+    copy is then looked at for faces, text and codes (unless redaction already did). Ctrl-C
+    (SIGTERM, SIGHUP) stops it between files (`interrupts`)."""
+    with interrupts.deferred():
+        names = RunNames()
+        output = OutputFolder(out_dir)
+        staged = stage_all(jobs, pipeline, output, workers)  # workers are forked here, before any thread
         try:
-            for future in looked:
-                yield future.result()
-        finally:  # stopped early (Ctrl-C): what has not started never will
-            for future in cleaned:
-                future.cancel()
-            looker.shutdown(cancel_futures=True)
+            published = (names.publish(item) if isinstance(item, Ready) else item for item in staged)
+            for result in published if vision is None else _looked(published, vision):
+                yield result
+                interrupts.check()
+        finally:
+            staged.close()
+            names.sync()
 
 
-def _look(vision: VisionStep, cleaning: Future[Result]) -> Result:
-    result = cleaning.result()
+def _looked(results: Iterator[Result], vision: VisionStep) -> Iterator[Result]:
+    """Looking takes ~0.8 s a photo, cleaning ~10 ms: every clean copy is published at
+    cleaning speed, and one thread looks at them in order behind it, in the niced worker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    looker = ThreadPoolExecutor(1, thread_name_prefix="look")
+    looking: deque[Future[Result]] = deque()
+    try:
+        for result in results:
+            looking.append(looker.submit(_look, vision, result))
+            while looking and looking[0].done():
+                yield looking.popleft().result()
+        while looking:
+            with interrupts.safe_point():
+                looked = looking[0].result()
+            looking.popleft()
+            yield looked
+    finally:  # stopped early (Ctrl-C): what has not started never will
+        looker.shutdown(cancel_futures=True)
+
+
+def _look(vision: VisionStep, result: Result) -> Result:
     if result.output is not None and result.visible is None:
         result.visible = vision.analyze(result.output, findings=result.findings)
     return result

@@ -11,17 +11,16 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safeshare import cli_desktop, logsetup
 from safeshare import config as config_mod
+from safeshare import logsetup
 from safeshare.batch import clean_all, collect, pipeline_settings, workers_for
-from safeshare.cli_parser import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
+from safeshare.cli_parser import COMMANDS, EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
 from safeshare.cli_parser import build_parser as build_parser
 from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable, describe_os_error
-from safeshare.inspector import inspect_file
 from safeshare.pipeline import Pipeline, Result
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
 from safeshare.vision.step import VisionStep
@@ -35,7 +34,9 @@ REPEAT_NOTICE = 6 * 3600.0  # "safeshare is not running" for one reason: said ag
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and argv[0] in COMMANDS else None  # `safeshare clean ...`: its parser only
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="safeshare: %(levelname)s: %(message)s",
@@ -63,16 +64,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": run_status,
         "config": run_config,
         "service": run_service,
-        "integrate": cli_desktop.run_integrate,
-        "pause": cli_desktop.run_pause,
-        "resume": cli_desktop.run_resume,
-        "notify-wait": cli_desktop.run_notify_wait,
+        "integrate": _desktop("run_integrate"),
+        "pause": _desktop("run_pause"),
+        "resume": _desktop("run_resume"),
+        "notify-wait": _desktop("run_notify_wait"),
     }
     try:
         return commands[args.command](args, config)
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; nothing partial exists
         print("safeshare: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _desktop(name: str) -> Callable[[argparse.Namespace, config_mod.Config], int]:
+    """A command of cli_desktop, imported when it runs: `clean` needs none of its modules."""
+
+    def run(args: argparse.Namespace, config: config_mod.Config) -> int:
+        from safeshare import cli_desktop
+
+        command: Callable[[argparse.Namespace, config_mod.Config], int] = getattr(cli_desktop, name)
+        return command(args, config)
+
+    return run
 
 
 def run_daemon(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -155,6 +168,7 @@ def _gist(reason: str) -> str:
 
 
 def run_service(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare import cli_desktop
     from safeshare.service import choose_backend, status_lines
 
     backend = choose_backend(config)
@@ -215,11 +229,15 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     if skipped and not args.json:
         print(f"skipped {skipped} file(s) in folders that are not images", file=sys.stderr)
     if args.notify:
+        from safeshare import cli_desktop
+
         cli_desktop.notify_results(done, config, out_dir)
     return status
 
 
 def run_inspect(args: argparse.Namespace, config: config_mod.Config) -> int:
+    from safeshare.inspector import inspect_file
+
     status = EXIT_OK
     max_bytes = config.clean.max_file_mb << 20
     jobs, _ = collect(args.paths, None)

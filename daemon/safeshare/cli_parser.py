@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from safeshare import __version__
@@ -17,7 +18,10 @@ def say(text: str) -> None:
     print(printable(text), file=sys.stderr)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With `command`, the first argument when it names one, only that
+    command's parser is built: it is the only one the arguments can reach, and building all
+    of them costs a few ms at every start (`clean` of one photo counts them, issue 17)."""
     parser = argparse.ArgumentParser(
         prog="safeshare", description="Clean copies of your photos, without the metadata that gives you away."
     )
@@ -27,8 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, define) in COMMANDS.items():
+        if command in (None, name):
+            define(sub.add_parser(name, help=help_text) if help_text else sub.add_parser(name))
+    return parser
 
-    clean = sub.add_parser("clean", help="write clean copies of images or folders")
+
+def _clean(clean: argparse.ArgumentParser) -> None:
     clean.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     clean.add_argument(
         "-o",
@@ -52,29 +61,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show the daemon's notification (what the file-manager entries use)",
     )
 
-    inspect = sub.add_parser("inspect", help="show what images carry, changing nothing")
+
+def _inspect(inspect: argparse.ArgumentParser) -> None:
     inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     inspect.add_argument("--json", action="store_true", help="one JSON object per file")
     inspect.add_argument("--no-vision", action="store_true", help="do not look for faces, text and codes")
 
-    sub.add_parser("run", help="watch the configured folders in the foreground (what the service starts)")
-    service = sub.add_parser("service", help="start safeshare at login: install, uninstall or status")
-    service.add_argument("action", choices=("install", "uninstall", "status"))
-    service.add_argument(
+
+def _install_action(command: argparse.ArgumentParser) -> None:
+    command.add_argument("action", choices=("install", "uninstall", "status"))
+    command.add_argument(
         "--dry-run", action="store_true", help="print the files and commands, change nothing"
     )
-    integrate = sub.add_parser(
-        "integrate", help='"Clean a copy with safeshare" in the file manager: install, uninstall or status'
-    )
-    integrate.add_argument("action", choices=("install", "uninstall", "status"))
-    integrate.add_argument(
-        "--dry-run", action="store_true", help="print the files and commands, change nothing"
-    )
-    pause = sub.add_parser("pause", help="note new photos without cleaning them, until `resume`")
+
+
+def _pause(pause: argparse.ArgumentParser) -> None:
     pause.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30m, 1h, 2h30m, 1d")
-    sub.add_parser("resume", help="clean new photos again")
-    sub.add_parser("status", help="whether the daemon runs, what it watches, the last files and errors")
+
+
+def _nothing(_: argparse.ArgumentParser) -> None:
+    pass
+
+
+# Each command: its help line (none: not listed) and what defines its arguments, in the order
+# `safeshare --help` lists them.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "clean": ("write clean copies of images or folders", _clean),
+    "inspect": ("show what images carry, changing nothing", _inspect),
+    "run": ("watch the configured folders in the foreground (what the service starts)", _nothing),
+    "service": ("start safeshare at login: install, uninstall or status", _install_action),
+    "integrate": (
+        '"Clean a copy with safeshare" in the file manager: install, uninstall or status',
+        _install_action,
+    ),
+    "pause": ("note new photos without cleaning them, until `resume`", _pause),
+    "resume": ("clean new photos again", _nothing),
+    "status": ("whether the daemon runs, what it watches, the last files and errors", _nothing),
     # Started by `clean --notify`: shows one notification and answers its buttons (stdin: JSON).
-    sub.add_parser("notify-wait")
-    sub.add_parser("config", help="print the effective configuration and the paths in use")
-    return parser
+    "notify-wait": ("", _nothing),
+    "config": ("print the effective configuration and the paths in use", _nothing),
+}

@@ -6,6 +6,7 @@ config.example.toml; `safeshare config` prints the effective values.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from safeshare.errors import ConfigError
 
 @dataclass(frozen=True)
 class CleanConfig:
+    """[clean]: how copies are made."""
+
     rename: bool = field(default=False, metadata={"help": "write neutral names"})
     convert_to: str = field(default="jpeg", metadata={"choices": ("jpeg", "png")})
     jpeg_quality: int = field(default=95, metadata={"min": 50, "max": 100})
@@ -29,6 +32,8 @@ class CleanConfig:
 
 @dataclass(frozen=True)
 class WatchConfig:
+    """One [[watch]]: a folder the daemon watches."""
+
     path: Path
     recursive: bool = False
     label: str = field(default="", metadata={"folder_name": True})
@@ -36,6 +41,8 @@ class WatchConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
+    """[daemon]: when and how often the daemon looks."""
+
     first_start: str = field(default="baseline", metadata={"choices": ("baseline", "clean")})
     rescan_minutes: float = field(default=10.0, metadata={"min": 0})
     settle_seconds: float = field(default=1.0, metadata={"min": 0.05, "max": 600})
@@ -44,6 +51,8 @@ class DaemonConfig:
 
 @dataclass(frozen=True)
 class NotifyConfig:
+    """[notify]: what the daemon says."""
+
     when: str = field(default="all", metadata={"choices": ("all", "errors", "never")})
     detail: str = field(default="full", metadata={"choices": ("full", "brief")})
     burst_seconds: float = field(default=2.0, metadata={"min": 0.0, "max": 60})
@@ -52,6 +61,8 @@ class NotifyConfig:
 
 @dataclass(frozen=True)
 class VisionConfig:
+    """[vision]: looking at the pixels for faces, text and codes."""
+
     enabled: bool = True  # used when the vision extra is installed
     redact: tuple[str, ...] = field(
         default=(),
@@ -62,13 +73,26 @@ class VisionConfig:
 
 @dataclass(frozen=True)
 class Config:
-    output: Path
-    watch: tuple[WatchConfig, ...]
+    """The effective configuration. Where the file names no output folder or no watched
+    folders, `output` and `watch` are the platform's defaults, looked up when first asked
+    for: `clean -o FOLDER` asks for neither (the lookup imports platformdirs, and on macOS
+    runs `defaults`)."""
+
+    given_output: Path | None  # None: the default (`paths.default_output`)
+    given_watch: tuple[WatchConfig, ...] | None  # None: the defaults (`default_watches`)
     clean: CleanConfig = CleanConfig()
     daemon: DaemonConfig = DaemonConfig()
     notify: NotifyConfig = NotifyConfig()
     vision: VisionConfig = VisionConfig()
     source: Path | None = None  # the file it was read from, None for built-in defaults
+
+    @functools.cached_property
+    def output(self) -> Path:
+        return paths.default_output() if self.given_output is None else self.given_output
+
+    @functools.cached_property
+    def watch(self) -> tuple[WatchConfig, ...]:
+        return default_watches() if self.given_watch is None else self.given_watch
 
 
 def config_path() -> Path:
@@ -103,20 +127,21 @@ def default_watches() -> tuple[WatchConfig, ...]:
 
 
 def defaults() -> Config:
-    return Config(paths.default_output(), default_watches(), CleanConfig())
+    return Config(None, None, CleanConfig())
 
 
 def from_table(table: dict[str, Any], path: Path) -> Config:
     known = {"output", "watch", "clean", "daemon", "notify", "vision"}
     _reject_unknown(table, known, path, "")
-    output = _path(table["output"], path, "output") if "output" in table else paths.default_output()
+    output = _path(table["output"], path, "output") if "output" in table else None
     watch_list = table.get("watch")
-    if watch_list is None:
-        watches = default_watches()
-    elif not isinstance(watch_list, list):
+    if watch_list is not None and not isinstance(watch_list, list):
         raise ConfigError(f"{path}: 'watch' must be a list of [[watch]] tables")
-    else:
-        watches = tuple(_build(WatchConfig, w, path, f"watch[{i}].") for i, w in enumerate(watch_list))
+    watches = (
+        None
+        if watch_list is None
+        else tuple(_build(WatchConfig, w, path, f"watch[{i}].") for i, w in enumerate(watch_list))
+    )
     clean = _build(CleanConfig, table.get("clean", {}), path, "clean.")
     daemon = _build(DaemonConfig, table.get("daemon", {}), path, "daemon.")
     notify = _build(NotifyConfig, table.get("notify", {}), path, "notify.")

@@ -52,7 +52,12 @@ def locked(fd: int) -> int:
     except ImportError:
         return -1
     lock = os.dup(fd)
-    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        # Waits (microseconds) if another run's `in_use` is just probing this new file.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(lock)
+        raise
     return lock
 
 

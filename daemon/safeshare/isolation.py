@@ -86,9 +86,7 @@ class _Worker:
                 code = self.reap()
                 if code == IDLE_EXIT and attempt == 1:
                     continue  # it went idle as the request arrived, unread: a fresh worker takes it
-                raise CorruptImage(
-                    f"the image decoder crashed on this file ({_describe_exit(code)})"
-                ) from exc
+                raise CorruptImage(f"the image decoder crashed on this file ({describe_exit(code)})") from exc
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     def start(self) -> Connection:
@@ -192,7 +190,7 @@ class DecoderPool:
             worker.end_now()
 
 
-def _describe_exit(code: int | None) -> str:
+def describe_exit(code: int | None) -> str:
     if code is not None and code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"
@@ -221,6 +219,16 @@ def pool() -> DecoderPool:
             _pool = DecoderPool()
             atexit.register(_pool.close)
         return _pool
+
+
+def forked() -> None:
+    """In a process just forked from one that may have started decoders: those are the
+    parent's (their pipes too), so this process gets a pool of its own, same limits."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool = DecoderPool(_pool.timeout, _pool.memory_mb, 1)
+            atexit.register(_pool.close)
 
 
 def configure(timeout: float, memory_mb: int, size: int = 1) -> None:

@@ -16,6 +16,7 @@ through a link, and created with the same private mode.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import re
@@ -43,6 +44,21 @@ class Staged:
     temp_name: str
     identity: tuple[int, int] = (0, 0)  # (st_dev, st_ino) of the file we wrote
     lock_fd: int = -1  # holds a lock on it while it is ours to publish (see `fsops.in_use`)
+
+    def handed_over(self) -> tuple[Staged, list[int]]:
+        """This staged file as another process takes it: without our descriptors, which go
+        along separately (`procpool`) and are then `taken_over` there."""
+        fds = [self.folder_fd] if self.lock_fd < 0 else [self.folder_fd, self.lock_fd]
+        return dataclasses.replace(self, folder_fd=-1, lock_fd=-1), fds
+
+    def taken_over(self, fds: list[int]) -> None:
+        """The descriptors `handed_over` sent, as this process received them."""
+        self.folder_fd = fds[0]
+        self.lock_fd = fds[1] if len(fds) > 1 else -1
+
+    def close(self) -> None:
+        """Let go of it, leaving the file (another process has taken it over)."""
+        self._close()
 
     def reopen(self) -> int:
         """The staged file, opened again for reading through the pinned folder: never through
@@ -100,20 +116,24 @@ class Staged:
             os.close(theirs)
             os.close(ours)
 
-    def commit(self, name: str, *, replace: bool, owned_since: float | None = None) -> Path | None:
-        """Give the staged file its name and make that durable. With `replace`, a file of
-        that name is replaced (the caller's own earlier copy: with `owned_since`, only if it
-        has not changed since then, checked atomically where the system allows); without,
-        a name that exists is never touched. None: the name is not ours to take."""
+    def commit(
+        self, name: str, *, replace: bool, owned_since: float | None = None, sync: bool = True
+    ) -> Path | None:
+        """Give the staged file its name and make that durable (with `sync`; else the caller
+        fsyncs the folder later, once for many files). With `replace`, a file of that name is
+        replaced (the caller's own earlier copy: with `owned_since`, only if it has not
+        changed since then, checked atomically where the system allows); without, a name
+        that exists is never touched. None: the name is not ours to take."""
         if replace and owned_since is not None:
-            return self._replace_own(name, owned_since)
+            return self._replace_own(name, owned_since, sync)
         try:
             if replace or not self._link(name):
                 if not replace and self.taken(name):
                     return None
                 os.replace(self.temp_name, name, src_dir_fd=self.folder_fd, dst_dir_fd=self.folder_fd)
-            with contextlib.suppress(OSError):
-                os.fsync(self.folder_fd)
+            if sync:
+                with contextlib.suppress(OSError):
+                    os.fsync(self.folder_fd)
         except FileExistsError:
             return None
         except OSError as exc:
@@ -122,26 +142,27 @@ class Staged:
         self.discard()  # after a link: the temp name goes; after a rename: nothing left to remove
         return self.folder / name
 
-    def _replace_own(self, name: str, owned_since: float) -> Path | None:
+    def _replace_own(self, name: str, owned_since: float, sync: bool) -> Path | None:
         """Swap the staged file with our earlier copy (renameat2 RENAME_EXCHANGE), then make
         sure what came out is the file that was checked: anything else (the user's file put
         there since, or a file swapped in between) is put back and None returned."""
         try:
             st = os.lstat(name, dir_fd=self.folder_fd)
         except FileNotFoundError:
-            return self.commit(name, replace=False)
+            return self.commit(name, replace=False, sync=sync)
         if not stat.S_ISREG(st.st_mode) or st.st_ctime > owned_since:
             return None  # changed since we wrote it: not ours any more
         try:
             exchanged = renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)
             if not exchanged:
-                return self.commit(name, replace=True)  # no exchange here: replaced after the check
+                return self.commit(name, replace=True, sync=sync)  # no exchange: replaced after the check
             out = os.lstat(self.temp_name, dir_fd=self.folder_fd)
             if (out.st_dev, out.st_ino) != (st.st_dev, st.st_ino):
                 renameat2_in(self.temp_name, name, self.folder_fd, EXCHANGE)  # put theirs back
                 return None
-            with contextlib.suppress(OSError):
-                os.fsync(self.folder_fd)
+            if sync:
+                with contextlib.suppress(OSError):
+                    os.fsync(self.folder_fd)
         except OSError as exc:
             self.discard()
             raise OutputError(f"cannot write {name}: {describe_os_error(exc)}") from exc
@@ -203,10 +224,12 @@ class OutputFolder:
         except OSError as exc:
             os.close(folder_fd)
             raise OutputError(f"cannot write to {self.path / subfolder}: {describe_os_error(exc)}") from exc
-        written = os.fstat(fd)
-        staged = Staged(folder_fd, self.path / subfolder, name, (written.st_dev, written.st_ino), locked(fd))
+        staged = Staged(folder_fd, self.path / subfolder, name)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle:  # closed on every way out
+                written = os.fstat(fd)
+                staged.identity = (written.st_dev, written.st_ino)
+                staged.lock_fd = locked(fd)
                 for part in parts:
                     handle.write(part)
                 handle.flush()

@@ -1,6 +1,10 @@
 """Where things live: config, state and log folders (platformdirs), watched folders per OS,
 and how private things are created there.
 
+platformdirs is imported by the functions that use it (it costs ~6 ms, most of it the
+`tempfile` it imports): `clean -o FOLDER` needs none of them, only the configuration file's
+place, which on Linux and the BSDs is the XDG rule itself (`config_dir`).
+
 The state folder holds what safeshare knows about the user's pictures (the ledger names
 every file it handled, the log names files too), so it is private at rest whatever the
 umask: folders 0700 (`private_dir`), files 0600 (`private_open`, `tighten`). On Windows
@@ -15,25 +19,37 @@ import stat
 import sys
 from pathlib import Path
 
-import platformdirs
-
 APP = "safeshare"
 OUTPUT_NAME = "Safe to share"
 
 
 def config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/safeshare` (an absolute XDG_CONFIG_HOME, else ~/.config), as
+    platformdirs has it on Linux and the BSDs, worked out here: every command looks for the
+    configuration file, and most need nothing else from platformdirs. Elsewhere its answer."""
+    if sys.platform not in ("darwin", "win32"):
+        base = Path(os.environ.get("XDG_CONFIG_HOME", ""))
+        return (base if base.is_absolute() else Path.home() / ".config") / APP
+    import platformdirs
+
     return platformdirs.user_config_path(APP, appauthor=False)
 
 
 def state_dir() -> Path:
+    import platformdirs
+
     return platformdirs.user_state_path(APP, appauthor=False)
 
 
 def log_dir() -> Path:
+    import platformdirs
+
     return platformdirs.user_log_path(APP, appauthor=False)
 
 
 def pictures_dir() -> Path:
+    import platformdirs
+
     return platformdirs.user_pictures_path()
 
 

@@ -6,11 +6,12 @@ Results are plain picklable data; problems are SafeshareError subclasses.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
@@ -28,8 +29,20 @@ class PillowView:
     mode: str
     frames: int
     info_keys: frozenset[str] = frozenset()
-    exif_tags: dict[int, object] = field(default_factory=dict)
+    exif: bytes | dict[int, object] = b""  # the EXIF block Pillow found; TIFF's tags, read
     extension: bytes = b""  # GIF application extension Pillow reports, if any
+
+    @functools.cached_property
+    def exif_tags(self) -> dict[int, object]:
+        """EXIF as Pillow reads it, parsed when first asked for: the verifier asks only of an
+        output, never of the input it compares with, and parsing imports Pillow's TIFF
+        reader (~5 ms), which an output without EXIF (orientation 1) does not need."""
+        if isinstance(self.exif, dict):
+            return self.exif
+        exif = Image.Exif()
+        if self.exif:
+            exif.load(self.exif)
+        return dict(exif)
 
 
 @contextmanager
@@ -65,7 +78,7 @@ def view(source: Source, max_pixels: int) -> PillowView:
             image.mode,
             frames,
             frozenset(str(key) for key in image.info),
-            exif_tags(image),
+            _exif(image),
             _gif_extension(image),
         )
 
@@ -83,16 +96,14 @@ def full_decode(source: Source, reason: str, max_pixels: int) -> None:
         raise Truncated(reason) from exc
 
 
-def exif_tags(image: Image.Image) -> dict[int, object]:
-    """EXIF as Pillow reads it from the headers. `getexif()` is avoided except for TIFF: on
-    a PNG without eXIf it decodes the whole image looking for one after the pixel data."""
+def _exif(image: Image.Image) -> bytes | dict[int, object]:
+    """The EXIF Pillow found in the headers: TIFF's tags (the image's own IFD, read now), else
+    the EXIF block as bytes. `getexif()` is avoided except for TIFF: on a PNG without eXIf it
+    decodes the whole image looking for one after the pixel data."""
     if image.format == "TIFF":
         return dict(image.getexif())
-    exif = Image.Exif()
     raw = image.info.get("exif")
-    if raw:
-        exif.load(raw)
-    return dict(exif)
+    return bytes(raw) if raw else b""
 
 
 def _gif_extension(image: Image.Image) -> bytes:

@@ -34,9 +34,9 @@ from safeshare.naming import neutral_name, output_name, revealing_parts
 from safeshare.outdir import OutputFolder, Staged
 from safeshare.pillow_reading import PillowView
 from safeshare.verify import pillow_view, verify_output
-from safeshare.vision.report import Visible
 
 if TYPE_CHECKING:
+    from safeshare.vision.report import Visible
     from safeshare.vision.step import VisionStep
 
 log = logging.getLogger(__name__)
@@ -204,9 +204,11 @@ class Prepared:
             finally:
                 os.close(fd)
             return Ready(self, staged)
-        except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
+        except BaseException as exc:
             if staged is not None:
-                staged.discard()
+                staged.discard()  # also on Ctrl-C: no temp file is left behind
+            if not isinstance(exc, Exception):
+                raise
             return stopped(self.source, exc, self.sha256)
 
     def result(self, output: Path | None) -> Result:
@@ -242,12 +244,15 @@ class Ready:
     def same_as(self, name: str) -> bool:
         return self.staged.same_as(name)
 
-    def commit(self, name: str, *, replace: bool, owned_since: float | None = None) -> Result | None:
+    def commit(
+        self, name: str, *, replace: bool, owned_since: float | None = None, sync: bool = True
+    ) -> Result | None:
         """Publish under `name`, claimed by the caller. `replace`: the caller owns a file of
         that name (its earlier copy). Otherwise an existing file is never touched: None says
-        the name was taken meanwhile, and the caller claims another."""
+        the name was taken meanwhile, and the caller claims another. `sync=False`: the
+        caller fsyncs the folder itself (once for a batch)."""
         try:
-            final = self.staged.commit(name, replace=replace, owned_since=owned_since)
+            final = self.staged.commit(name, replace=replace, owned_since=owned_since, sync=sync)
         except Exception as exc:  # noqa: BLE001 - `stopped` logs what is not ours to expect
             return stopped(self.prepared.source, exc, self.prepared.sha256)
         if final is None:

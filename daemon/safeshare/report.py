@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from safeshare.findings import shorten
-from safeshare.inspector import Report
 from safeshare.pipeline import Result, Status
 from safeshare.printable import printable
+
+if TYPE_CHECKING:
+    from safeshare.inspector import Report
 
 
 def shown(path: Path) -> str:
@@ -43,6 +44,8 @@ def clean_line(result: Result) -> str:
 
 
 def clean_json(result: Result) -> str:
+    import json  # imported here: only --json needs it
+
     record: dict[str, Any] = {
         "input": shown(result.source),
         "status": result.status.value,
@@ -77,6 +80,8 @@ def inspect_lines(report: Report) -> list[str]:
 
 
 def inspect_json(report: Report) -> str:
+    import json  # imported here: only --json needs it
+
     record: dict[str, Any] = {
         "input": shown(report.source),
         "format": report.format or None,

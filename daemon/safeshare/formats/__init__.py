@@ -1,15 +1,19 @@
-"""The format registry: the format of a file is decided by its first bytes, never its name."""
+"""The format registry: the format of a file is decided by its first bytes, never its name.
+
+A format is one module (a subclass of `ImageFormat`) plus one line in `FORMATS` below, which
+says what is known before the module is imported: the format's name, its extensions and
+its magic. The module itself is imported only when a file's content picks it (`detect`)
+or its name is asked for (`by_name`), so that cleaning a JPEG loads no HEIF machinery.
+"""
 
 from __future__ import annotations
 
+import importlib
+import threading
+from collections.abc import Callable
+
 from safeshare.errors import EmptyFile, NotAnImage, UnsupportedFormat
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
-from safeshare.formats.gif import Gif
-from safeshare.formats.heif import Avif, Heif
-from safeshare.formats.jpeg import Jpeg
-from safeshare.formats.png import Png
-from safeshare.formats.tiff import Tiff
-from safeshare.formats.webp import WebP
 
 __all__ = [
     "FORMATS",
@@ -18,13 +22,81 @@ __all__ = [
     "Cleaned",
     "ImageFormat",
     "Inspection",
+    "Registered",
     "by_name",
     "detect",
     "looks_like_image_name",
 ]
 
 HEAD_SIZE = 64
-FORMATS: tuple[ImageFormat, ...] = (Jpeg(), Png(), WebP(), Gif(), Tiff(), Heif(), Avif())
+
+
+class Registered:
+    """One line of the registry: a format known by name, extensions and magic, whose module
+    (`safeshare.formats.<module>`, class `<cls>`) is imported the first time it is needed."""
+
+    __slots__ = ("_format", "cls", "extensions", "module", "name", "sniff")
+
+    def __init__(
+        self, name: str, where: str, extensions: tuple[str, ...], sniff: Callable[[bytes], bool]
+    ) -> None:
+        self.name = name
+        self.module, _, self.cls = where.partition(":")
+        self.extensions = extensions
+        self.sniff = sniff  # True when the first bytes (at least 32) are this format's magic
+        self._format: ImageFormat | None = None
+
+    def load(self) -> ImageFormat:
+        """The format's one shared (stateless) instance, its module imported on first use."""
+        if self._format is None:
+            with _LOADING:
+                if self._format is None:
+                    module = importlib.import_module(f"safeshare.formats.{self.module}")
+                    self._format = getattr(module, self.cls)()
+        return self._format
+
+    def __repr__(self) -> str:
+        return f"Registered({self.name!r}, {self.module}:{self.cls})"
+
+
+_LOADING = threading.RLock()  # one instance per format, though two threads detect at once
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+def _brands(head: bytes) -> set[bytes]:
+    """Major and compatible brands of an 'ftyp' box at the start of `head`."""
+    if head[4:8] != b"ftyp":
+        return set()
+    size = min(int.from_bytes(head[:4], "big"), len(head))
+    return {head[8:12]} | {head[i : i + 4] for i in range(16, size - 3, 4)}
+
+
+def _heif(head: bytes) -> bool:
+    return bool(_brands(head) & _HEIF_BRANDS) and head[8:12] not in _AVIF_BRANDS
+
+
+def _avif(head: bytes) -> bool:
+    found = _brands(head)
+    return head[8:12] in _AVIF_BRANDS or (bool(found & _AVIF_BRANDS) and b"heic" not in found)
+
+
+# Tried in this order: the first whose magic matches is the file's format.
+FORMATS: tuple[Registered, ...] = (
+    Registered(
+        "JPEG", "jpeg:Jpeg", (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"), lambda h: h[:3] == b"\xff\xd8\xff"
+    ),
+    Registered("PNG", "png:Png", (".png", ".apng"), lambda h: h.startswith(b"\x89PNG\r\n\x1a\n")),
+    Registered("WebP", "webp:WebP", (".webp",), lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP"),
+    Registered("GIF", "gif:Gif", (".gif",), lambda h: h[:6] in (b"GIF87a", b"GIF89a")),
+    Registered(
+        "TIFF", "tiff:Tiff", (".tif", ".tiff"), lambda h: h[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+    ),
+    Registered("HEIF", "heif:Heif", (".heic", ".heif", ".hif"), _heif),
+    Registered("AVIF", "heif:Avif", (".avif",), _avif),
+)
 _BY_NAME = {fmt.name: fmt for fmt in FORMATS}
 # Picture formats we recognise by name but do not clean: a file named so is reported when it
 # cannot be cleaned ("unsupported format: BMP"), where other non-images are skipped quietly.
@@ -37,7 +109,7 @@ IMAGE_SUFFIXES = frozenset(ext for fmt in FORMATS for ext in fmt.extensions) | O
 
 def by_name(name: str) -> ImageFormat:
     """The format called `name` (`Cleaned.format`, `ImageFormat.name`)."""
-    return _BY_NAME[name]
+    return _BY_NAME[name].load()
 
 
 def looks_like_image_name(name: str) -> bool:
@@ -78,7 +150,7 @@ def detect(head: bytes) -> ImageFormat:
         raise EmptyFile("empty file (0 bytes)")
     for fmt in FORMATS:
         if fmt.sniff(head):
-            return fmt
+            return fmt.load()
     for magic, offset, name in _UNSUPPORTED:
         if magic == b"BM" and head[6:10] != b"\0\0\0\0":
             continue

@@ -59,8 +59,9 @@ ORIENTATION = 0x0112
 class ImageFormat(ABC):
     """One format family. Instances are stateless; one is shared by all files."""
 
+    # Its extensions and magic are in its line of the registry (formats/__init__.py), so that
+    # telling a file's format imports no format module; `name` is there too, and agrees.
     name: ClassVar[str]
-    extensions: ClassVar[tuple[str, ...]]
     canonical_suffix: ClassVar[str]  # the extension a renamed (neutral) copy gets
     lossless: ClassVar[bool] = True
     # How the verifier reads an output of this format with Pillow: the format name Pillow
@@ -71,11 +72,6 @@ class ImageFormat(ABC):
     in_process: ClassVar[bool] = False
     allowed_info: ClassVar[frozenset[str]] = frozenset()
     exif_allowed: ClassVar[frozenset[int]] = frozenset({ORIENTATION})
-
-    @staticmethod
-    @abstractmethod
-    def sniff(head: bytes) -> bool:
-        """True when the first bytes (at least 32) are this format's magic."""
 
     @abstractmethod
     def inspect(self, data: Buffer) -> Inspection:

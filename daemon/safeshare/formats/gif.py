@@ -41,14 +41,9 @@ class Layout:
 
 class Gif(ImageFormat):
     name = "GIF"
-    extensions = (".gif",)
     canonical_suffix = ".gif"
     pillow_name = "GIF"
     allowed_info = frozenset({"version", "background", "transparency", "duration", "loop", "extension"})
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        return head[:6] in (b"GIF87a", b"GIF89a")
 
     def inspect(self, data: Buffer) -> Inspection:
         return Inspection(parse(data).findings)
@@ -65,7 +60,7 @@ class Gif(ImageFormat):
 
 
 def parse(data: Buffer) -> Layout:
-    if len(data) < 13 or not Gif.sniff(bytes(data[:6])):
+    if len(data) < 13 or bytes(data[:6]) not in (b"GIF87a", b"GIF89a"):
         raise CorruptImage("not a GIF file (bad header)")
     layout = Layout()
     flags = data[10]

@@ -27,17 +27,6 @@ from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspectio
 from safeshare.formats.heif_display import Plan, Sequence, check_order, display_of
 from safeshare.formats.heif_items import Container, container_findings, read_container
 
-HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
-AVIF_BRANDS = {b"avif", b"avis"}
-
-
-def brands(head: bytes) -> set[bytes]:
-    """Major and compatible brands of an 'ftyp' box at the start of `head`."""
-    if head[4:8] != b"ftyp":
-        return set()
-    size = min(int.from_bytes(head[:4], "big"), len(head))
-    return {head[8:12]} | {head[i : i + 4] for i in range(16, size - 3, 4)}
-
 
 class _IsoImage(ImageFormat):
     lossless = False
@@ -95,23 +84,11 @@ def plan_of(data: Buffer, container: Container, name: str) -> Plan:
 
 class Heif(_IsoImage):
     name = "HEIF"
-    extensions = (".heic", ".heif", ".hif")
     canonical_suffix = ".heic"
     pillow_name = "HEIF"
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        found = brands(head)
-        return bool(found & HEIF_BRANDS) and head[8:12] not in AVIF_BRANDS
 
 
 class Avif(_IsoImage):
     name = "AVIF"
-    extensions = (".avif",)
     canonical_suffix = ".avif"
     pillow_name = "AVIF"
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        found = brands(head)
-        return head[8:12] in AVIF_BRANDS or (bool(found & AVIF_BRANDS) and b"heic" not in found)

@@ -75,7 +75,6 @@ def orientation_segment(orientation: int) -> bytes:
 
 class Jpeg(ImageFormat):
     name = "JPEG"
-    extensions = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo")
     canonical_suffix = ".jpg"
     pillow_name = "JPEG"
     in_process = True
@@ -94,10 +93,6 @@ class Jpeg(ImageFormat):
             "exif",
         }
     )
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        return head[:3] == b"\xff\xd8\xff"
 
     def inspect(self, data: Buffer) -> Inspection:
         layout = parse(data)

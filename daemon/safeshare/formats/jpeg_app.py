@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from safeshare.errors import CorruptImage
 from safeshare.findings import Findings, Kind
-from safeshare.metadata import exif, xmp
+from safeshare.metadata import exif
 from safeshare.metadata.embedded import human_size
 from safeshare.metadata.tiff_ifd import TiffReader
 from safeshare.metadata.values import decode_text
+
+if TYPE_CHECKING:
+    from safeshare.metadata.xmp import XmpReport
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\0"
 XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\0"
@@ -18,6 +22,8 @@ XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\0"
 
 @dataclass
 class AppResult:
+    """What one APP segment is, and the orientation it states, if any."""
+
     is_exif: bool = False
     exif_orientation: int | None = None
     is_xmp: bool = False
@@ -46,7 +52,7 @@ def classify_app(marker: int, body: bytes, found: Findings) -> AppResult:
         found.extend(report.findings)
         result.is_exif, result.exif_orientation = True, report.orientation
     elif marker == 0xE1 and body.startswith(XMP_ID):
-        xmp_report = xmp.read_xmp(body[len(XMP_ID) :], "XMP")
+        xmp_report = _read_xmp(body[len(XMP_ID) :])
         found.extend(xmp_report.findings)
         result.is_xmp, result.xmp_orientation = True, xmp_report.orientation
     elif marker == 0xE1 and body.startswith(XMP_EXT_ID):
@@ -75,6 +81,12 @@ def _identifier(body: bytes) -> str:
     if 2 <= len(ident) < 40 and all(32 <= b < 127 for b in ident):
         return f"'{ident.decode('ascii').strip()}', {human_size(len(body))}"
     return ""
+
+
+def _read_xmp(packet: bytes) -> XmpReport:
+    from safeshare.metadata import xmp  # imported here: most JPEGs carry no XMP (issue 17)
+
+    return xmp.read_xmp(packet, "XMP")
 
 
 def _extended_xmp(chunk: bytes, found: Findings) -> None:

@@ -84,7 +84,6 @@ def orientation_chunk(orientation: int) -> bytes:
 
 class Png(ImageFormat):
     name = "PNG"
-    extensions = (".png", ".apng")
     canonical_suffix = ".png"
     pillow_name = "PNG"
     in_process = True
@@ -108,10 +107,6 @@ class Png(ImageFormat):
             "bbox",
         }
     )
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        return head.startswith(SIGNATURE)
 
     def inspect(self, data: Buffer) -> Inspection:
         layout = parse(data)

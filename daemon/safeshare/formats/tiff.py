@@ -100,16 +100,11 @@ class Layout:
 
 class Tiff(ImageFormat):
     name = "TIFF"
-    extensions = (".tif", ".tiff")
     canonical_suffix = ".tif"
     pillow_name = "TIFF"
     in_process = True
     allowed_info = frozenset({"compression", "dpi", "resolution", "icc_profile"})
     exif_allowed = STRUCTURAL  # the TIFF tags are the image structure
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        return head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
     def inspect(self, data: Buffer) -> Inspection:
         layout = parse(data)

@@ -46,14 +46,9 @@ def riff_chunk(fourcc: bytes, body: bytes | list[Part]) -> list[Part]:
 
 class WebP(ImageFormat):
     name = "WebP"
-    extensions = (".webp",)
     canonical_suffix = ".webp"
     pillow_name = "WEBP"
     allowed_info = frozenset({"icc_profile", "exif", "loop", "duration", "background", "timestamp"})
-
-    @staticmethod
-    def sniff(head: bytes) -> bool:
-        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
 
     def inspect(self, data: Buffer) -> Inspection:
         layout = parse(data)

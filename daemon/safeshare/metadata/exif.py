@@ -17,7 +17,7 @@ from typing import Any
 from safeshare.errors import CorruptImage
 from safeshare.findings import Finding, Findings, Kind
 from safeshare.metadata import exif_tags as tags
-from safeshare.metadata import iptc, xmp
+from safeshare.metadata import iptc
 from safeshare.metadata.embedded import describe_image_blob, human_size
 from safeshare.metadata.exif_gps import walk_gps
 from safeshare.metadata.tiff_ifd import Entry, Ifd, TiffReader
@@ -57,6 +57,8 @@ class Nesting:
 
 @dataclass
 class ExifReport:
+    """What an EXIF block gives away, and the orientation it states (None: it states none)."""
+
     findings: Findings = field(default_factory=Findings)
     orientation: int | None = None
 
@@ -87,6 +89,13 @@ def read_exif(blob: bytes, where: str = "EXIF", nesting: Nesting | None = None) 
     return report
 
 
+def xmp_findings(packet: bytes, where: str) -> Findings:
+    """What an XMP packet inside EXIF or Photoshop data gives away."""
+    from safeshare.metadata import xmp  # imported here: most EXIF blocks hold no XMP (issue 17)
+
+    return xmp.read_xmp(packet, where).findings
+
+
 def read_photoshop(data: bytes, where: str = "Photoshop", nesting: Nesting | None = None) -> list[Finding]:
     """Findings of a Photoshop resource block ('8BIM' id name size data...): APP13, TIFF
     tag 34377, PNG and GIF profiles; `nesting` when it is inside another block."""
@@ -114,7 +123,7 @@ def read_photoshop(data: bytes, where: str = "Photoshop", nesting: Nesting | Non
             else:
                 found.add(Kind.OTHER, NESTED_NOT_READ, human_size(len(body)), f"{where} EXIF")
         elif rid == RESOURCE_XMP:
-            found.extend(xmp.read_xmp(body, f"{where} XMP").findings)
+            found.extend(xmp_findings(body, f"{where} XMP"))
         elif rid in RESOURCE_THUMBNAILS:
             blob = describe_image_blob(body[28:]) if len(body) > 28 else human_size(len(body))
             found.add(Kind.THUMBNAIL, "Photoshop thumbnail", blob, where)
@@ -210,7 +219,7 @@ class ExifWalker:
             if value.strip(" \0"):
                 self.found.add(kind, what, value, self.where)
         elif tag == tags.XMP_TAG:
-            self.found.extend(xmp.read_xmp(self.r.raw(entry), f"{self.where} XMP").findings)
+            self.found.extend(xmp_findings(self.r.raw(entry), f"{self.where} XMP"))
         elif tag == tags.IPTC_TAG:
             self.found.extend(iptc.read_iptc(self.r.raw(entry), self.where))
         elif tag == tags.PHOTOSHOP_TAG:

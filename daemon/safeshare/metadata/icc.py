@@ -84,6 +84,8 @@ V5_REMOVED = "colour profile of version 5 (iccMAX) removed: safeshare cannot cle
 
 @dataclass
 class IccResult:
+    """A colour profile as an output may carry it, and what was taken out of it."""
+
     profile: bytes | None  # None: dropped (invalid, or iccMAX)
     findings: list[Finding] = field(default_factory=list)
 

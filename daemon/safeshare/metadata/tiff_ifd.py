@@ -38,6 +38,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Ifd:
+    """One image file directory: where it starts, its entries by tag, the next one's offset."""
+
     offset: int
     entries: dict[int, Entry]
     next_offset: int

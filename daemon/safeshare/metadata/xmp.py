@@ -129,6 +129,8 @@ _VISITS_EXTRA = 10_000
 
 @dataclass
 class XmpReport:
+    """What an XMP packet gives away, and the orientation it states (None: none, or not valid)."""
+
     findings: Findings = field(default_factory=Findings)
     orientation: int | None = None
     elements: int = 0  # elements read (counted as tags, '<', when the packet is read whole)

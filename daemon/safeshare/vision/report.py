@@ -8,7 +8,6 @@ from typing import Any
 
 from safeshare.findings import shorten
 from safeshare.printable import printable
-from safeshare.vision.payload import described, hide_secrets
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the upright picture's pixels
 SHOWN = 3  # texts and codes named in a sentence; the rest are counted
@@ -29,6 +28,8 @@ class Seen:
 
 @dataclass(frozen=True)
 class Visible:
+    """What a picture of `size` shows: faces, texts and codes, and what may have been missed."""
+
     size: tuple[int, int]
     faces: list[Seen] = field(default_factory=list)  # largest first
     texts: list[Seen] = field(default_factory=list)
@@ -43,6 +44,8 @@ class Visible:
         """'your face + 2 others, readable text ('ID 4821-7730', 'Password') + 1 more, a QR code
         (Wi-Fi network 'home', with its password)': nothing cut without saying so, and what a
         code protects left out (see payload.py)."""
+        from safeshare.vision.payload import described, hide_secrets  # only when something is seen
+
         parts = []
         if self.faces:
             parts.append(self._faces())

@@ -19,11 +19,11 @@ from safeshare.errors import SafeshareError, VisionUnavailable
 from safeshare.findings import Findings
 from safeshare.isolation import DecoderPool
 from safeshare.vision import INSTALL, REQUIRED, installed
-from safeshare.vision.report import Box, Visible
 from safeshare.vision.whose import front_camera, is_selfie
 
 if TYPE_CHECKING:
     from safeshare.formats.reencode import Reencoded
+    from safeshare.vision.report import Box, Visible  # what the worker sends back imports it
 
 log = logging.getLogger(__name__)
 TIMEOUT = 120.0

@@ -12,10 +12,13 @@ not used. Runs in the daemon (no detector is imported).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from safeshare.findings import Findings, Kind, shorten
 from safeshare.printable import printable
-from safeshare.vision.report import Box
+
+if TYPE_CHECKING:
+    from safeshare.vision.report import Box
 
 FRONT = re.compile(r"\b(front|selfie|truedepth|facetime|user[- ]facing)\b", re.IGNORECASE)
 NOT_FRONT = re.compile(r"\b(back|rear|main|wide|tele|not|no)\b", re.IGNORECASE)
