@@ -34,11 +34,14 @@ Profiled with cProfile (one process) and per-worker CPU accounting (the forked w
   (ExifTool only edits their metadata and keeps their thumbnails, depth maps and motion
   videos). The extra is the verifier's decode of every output (at an eighth of its size for
   a JPEG: all of its data still read) and a decoder process started per worker.
-- **Daemon burst, not within 1.2x of the bare copier.** The daemon spends ~13 ms of CPU per
-  photo against the copier's ~2 ms (reading, hashing, parsing, writing and fsyncing,
-  verifying twice, the ledger); with the bench's writer on one of the 2 cores, CPU sets the
-  pace. Four handler threads overlap the disk waits; the parse is pure Python under one GIL.
-  The ratio moves with the machine's load (1.3x to 2.2x measured in one session).
+- **Daemon burst, not within 1.2x of the bare copier.** The daemon handles one file at a time
+  and spends ~13-17 ms of CPU per photo against the copier's ~2-4 ms (reading, hashing,
+  parsing, writing and fsyncing, verifying twice, the ledger, a folder fsync per file). Four
+  handler threads with one ledger transaction and one folder fsync per group of files came to
+  1.3x-2.2x, but were taken out again: their longer window between a rename and its record
+  let a copy the user replaced meanwhile be taken for safeshare's own, and made orphan copies
+  after a kill -9 more likely. The way there is worker processes, with each copy's record
+  written when it is renamed.
 - **Start-up, over 80 ms of imports.** ~45 modules; on Python 3.11 each frozen dataclass
   costs ~1 ms to create; Pillow loads its common plugins to re-read an output by its
   `/proc/self/fd` path; ctypes is needed for renameat2.

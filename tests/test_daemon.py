@@ -148,21 +148,6 @@ def test_burst_of_500_files(run: DaemonRun) -> None:
         assert_clean_copy(path)
 
 
-def test_a_burst_of_the_same_photo_under_many_names_is_one_copy(run: DaemonRun) -> None:
-    """The workers handle files at once: copies of one photo dropped together are still
-    published once, the others recorded as duplicates, and every outcome is recorded."""
-    with run:
-        for i in range(40):
-            (run.pictures / f"same_{i:02d}.jpg").write_bytes(photo(77))
-        names = [str(run.pictures / f"same_{i:02d}.jpg") for i in range(40)]
-        wait_until(
-            lambda: all(run.outcomes().get(n) in ("published", "duplicate") for n in names), timeout=120
-        )
-        time.sleep(1)
-    assert len(run.outputs()) == 1
-    assert sorted(run.outcomes().values()) == ["duplicate"] * 39 + ["published"]
-
-
 def test_restart_catches_up_and_first_start_is_a_baseline(run: DaemonRun) -> None:
     (run.pictures / "before_first_start.jpg").write_bytes(photo(9))
     with run:

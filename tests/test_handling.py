@@ -3,7 +3,6 @@ decided for each kind of attempt, what is recorded, rescheduled and reported."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ from safeshare.decision import RETRY_DELAYS, Attempt, decide
 from safeshare.disposition import Disposition
 from safeshare.errors import OutputError, Truncated
 from safeshare.fileio import Opener, open_path
-from safeshare.handling import INTERRUPTED, OUTPUT_RETRY_DELAYS, PUBLISHING, FileHandler, Group
+from safeshare.handling import INTERRUPTED, OUTPUT_RETRY_DELAYS, FileHandler
 from safeshare.ledger import Ledger
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Prepared, Result, Settings, Status, stopped
@@ -320,126 +319,3 @@ def time_passes() -> None:
     import time
 
     time.sleep(0.02)
-
-
-# -- groups and several workers --------------------------------------------------------------
-
-
-def test_a_group_publishes_each_at_once_and_records_and_reports_when_settled(run: Run) -> None:
-    group = Group()
-    first, second = _photo(run, "IMG_1.jpg"), _photo(run, "IMG_2.jpg", size=(16, 32))
-    run.handler.process(first, group)
-    run.handler.process(second, group)
-    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg", "IMG_2.jpg"]  # published now
-    for path in (first, second):  # the intent, not yet the outcome; nothing reported yet
-        record = run.ledger.get(path)
-        assert record is not None and record.outcome is Disposition.WORKING and record.reason == PUBLISHING
-    assert run.reported == []
-    run.handler.settle(group)
-    assert run.outcome(first) is run.outcome(second) is Disposition.PUBLISHED
-    assert [r.source for r in run.reported] == [first, second]
-    assert not group.paths and not group.entries and not group.folders
-    run.handler.settle(group)  # settling an empty group does nothing
-    assert len(run.reported) == 2
-
-
-def test_the_same_content_twice_in_one_group_is_one_copy(run: Run) -> None:
-    group = Group()
-    photo = _photo(run)
-    twin = run.pictures / "IMG_1 copy.jpg"
-    twin.write_bytes(photo.read_bytes())
-    run.handler.process(photo, group)
-    run.handler.process(twin, group)  # the first one's row is not written yet
-    run.handler.settle(group)
-    assert run.outcome(twin) is Disposition.DUPLICATE
-    assert [p.name for p in run.out.iterdir()] == ["IMG_1.jpg"]
-
-
-def test_the_same_file_again_settles_its_group_first(run: Run) -> None:
-    group = Group()
-    photo = _photo(run)
-    run.handler.process(photo, group)
-    run.handler.process(photo, group)  # handed on again before its group was settled
-    assert run.outcome(photo) is Disposition.PUBLISHED
-    assert run.pipeline.calls == 1 and len(run.reported) == 1
-
-
-def test_a_group_cut_short_after_publishing_is_taken_up_again_without_counting(run: Run) -> None:
-    """As a crash leaves a group: copies published under their recorded intent, no outcome.
-    Whatever stopped safeshare, it was not reading those files (they were cleaned and verified)."""
-    photo = _photo(run)
-    run.handler.process(photo, Group())  # never settled
-    restarted = FileHandler(
-        run.pipeline,  # type: ignore[arg-type]
-        run.ledger,
-        OneFolder(run.pictures),  # type: ignore[arg-type]
-        run.settler,
-        OutputFolder(run.out),
-        run.reported.append,
-    )
-    assert restarted._begin(photo, photo.stat())
-    record = run.ledger.get(photo)
-    assert record is not None and record.reason != INTERRUPTED
-    restarted.process(photo)
-    assert run.outcome(photo) is Disposition.PUBLISHED
-    assert [p.name for p in run.out.iterdir()] == ["IMG_1.jpg"]  # its own copy, replaced
-
-
-class TogetherPipeline(StubPipeline):
-    """Holds each file after it is cleaned until `parties` of them are: workers at once."""
-
-    def __init__(self, parties: int) -> None:
-        super().__init__()
-        self.together = threading.Barrier(parties, timeout=10)
-
-    def prepare(self, source: Path, opener: Opener = open_path) -> Prepared | Result:
-        prepared = super().prepare(source, opener)
-        self.together.wait()
-        return prepared
-
-
-def _at_once(run: Run, paths: list[Path]) -> None:
-    """Each path handled by a worker of its own, all of them at the same moment."""
-    run.handler.pipeline = TogetherPipeline(len(paths))  # type: ignore[assignment]
-    groups = [Group() for _ in paths]
-    errors: list[BaseException] = []
-
-    def work(path: Path, group: Group) -> None:
-        try:
-            run.handler.process(path, group)
-            run.handler.settle(group)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=pair) for pair in zip(paths, groups, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors and not any(t.is_alive() for t in threads)
-
-
-def test_workers_with_the_same_content_at_once_make_one_copy(run: Run) -> None:
-    photo = _photo(run)
-    twins = [photo] + [run.pictures / f"IMG_1 copy {n}.jpg" for n in range(3)]
-    for twin in twins[1:]:
-        twin.write_bytes(photo.read_bytes())
-    _at_once(run, twins)
-    outcomes = sorted(str(run.outcome(p)) for p in twins)
-    assert outcomes.count(str(Disposition.PUBLISHED)) == 1
-    assert outcomes.count(str(Disposition.DUPLICATE)) == 3
-    assert len(list(run.out.iterdir())) == 1
-
-
-def test_workers_wanting_the_same_name_at_once_get_names_of_their_own(run: Run) -> None:
-    paths = []
-    for n in range(4):
-        folder = run.pictures / f"album {n}"
-        folder.mkdir()
-        paths.append(_photo(run, f"album {n}/IMG_1.jpg", size=(16 + n, 16)))
-    _at_once(run, paths)
-    assert all(run.outcome(p) is Disposition.PUBLISHED for p in paths)
-    names = sorted(p.name for p in run.out.iterdir())
-    assert names == ["IMG_1 (2).jpg", "IMG_1 (3).jpg", "IMG_1 (4).jpg", "IMG_1.jpg"]
-    outputs = [record.output for p in paths if (record := run.ledger.get(p)) is not None]
-    assert len(set(outputs)) == 4

@@ -22,7 +22,7 @@ import pytest
 
 from safeshare import config as config_mod
 from safeshare.disposition import Disposition
-from safeshare.ledger import Entry, Ledger, LedgerError, open_ledger, open_readonly
+from safeshare.ledger import Ledger, LedgerError, open_ledger, open_readonly
 from safeshare.status import status_lines
 from tests import synth
 from tests.daemon_harness import DaemonRun, wait_until
@@ -112,32 +112,6 @@ def test_a_failed_write_is_rolled_back_and_later_writes_work(path: Path) -> None
             other.execute("BEGIN IMMEDIATE")
             other.execute("COMMIT")
     assert _rows(path) == {"/p/next.jpg": "skipped"}
-
-
-def test_outcomes_recorded_together_are_all_written_or_none(path: Path) -> None:
-    """A group of files is recorded in one transaction: a row that cannot be stored leaves
-    none of the group behind, and the next group is written as a whole."""
-    with Ledger(path) as ledger:
-        with pytest.raises(OverflowError):
-            ledger.record_all(
-                [
-                    Entry(
-                        Path("/p/a.jpg"), Disposition.PUBLISHED, size=1, mtime_ns=1, output=Path("/o/a.jpg")
-                    ),
-                    Entry(Path("/p/huge.jpg"), Disposition.FAILED, size=2**70),
-                ]
-            )
-        assert ledger.get(Path("/p/a.jpg")) is None
-        ledger.record_all(
-            [
-                Entry(Path("/p/a.jpg"), Disposition.PUBLISHED, size=1, mtime_ns=1, output=Path("/o/a.jpg")),
-                Entry(Path("/p/b.jpg"), Disposition.DUPLICATE, size=2, mtime_ns=2, history=False),
-            ]
-        )
-        ledger.record_all([])  # nothing to record: no transaction
-        assert ledger.owner_of(Path("/o/a.jpg")) == Path("/p/a.jpg")
-        assert [r.path.name for r in ledger.recent()] == ["a.jpg"]  # only what asked for history
-    assert _rows(path) == {"/p/a.jpg": "published", "/p/b.jpg": "duplicate"}
 
 
 def test_outcomes_are_dispositions_not_strings(path: Path) -> None:

@@ -1,15 +1,10 @@
-"""`safeshare run`: observer + settle thread + workers, catching every new image once.
+"""`safeshare run`: observer + settle thread + one worker, catching every new image once.
 
 Threads: the watchdog observer turns OS events into `Settler.touch`; the settle thread
-hands complete files to the workers' queues; WORKERS worker threads clean them through the
-same pipeline as `safeshare clean` and record them in the ledger; a housekeeping thread
-re-checks the watched folders (missing, deleted, recreated) and rescans now and then for
-events the OS dropped. A path always goes to the same worker (so one file is never handled
-twice at once, and its events keep their order); much of a file's time is spent where
-Python lets other threads run (reading, hashing, writing, fsync), so a burst goes faster
-with several. A worker settles the files it handled back to back as one group
-(`handling.Group`: one folder fsync, one ledger transaction, then the reports).
-SIGTERM/SIGINT stop it within about two seconds: the workers get that long to finish their
+hands complete files to a queue; one worker cleans them through the same pipeline as
+`safeshare clean` and records them in the ledger; a housekeeping thread re-checks the
+watched folders (missing, deleted, recreated) and rescans now and then for events the OS
+dropped. SIGTERM/SIGINT stop it within about two seconds: the worker gets that long to finish its
 current file; a file cut short is left as an intent in the ledger and a hidden temp file,
 both picked up at the next start. Things the user must know that are not about one file
 (the ledger was replaced, a watched folder is a link, watches ran out) go to `notice`.
@@ -17,20 +12,15 @@ both picked up at the next start. Things the user must know that are not about o
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
-from typing import Protocol
 
 from safeshare import folders as folders_mod
 from safeshare import instance, isolation, paths
@@ -40,7 +30,7 @@ from safeshare.catchup import CatchUp
 from safeshare.config import Config
 from safeshare.errors import ConfigError
 from safeshare.folders import Folders
-from safeshare.handling import FileHandler, Group, OnResult
+from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger, open_ledger
 from safeshare.outdir import OutputFolder, remove_stale_temp_files
 from safeshare.pipeline import Pipeline
@@ -55,41 +45,10 @@ log = logging.getLogger(__name__)
 
 BUSY_HORIZON = 5.0  # seconds: a file due sooner keeps looking at pictures waiting
 STOP_GRACE = 1.5  # seconds the worker gets to finish its file once asked to stop
-WORKERS = 4  # worker threads: on 2 cores a 1000-photo burst took 25 ms a photo with 1, 15-20 with 3-4
-IDLE_TRIM = 1.0  # seconds without work after which a worker gives freed memory back
 Notice = Callable[[str, str], None]  # (title, body): said to the user once
 
 
-def release_memory() -> None:
-    """Hand memory freed after a burst back to the system: glibc keeps what each thread
-    freed (several photos of a few MB) for reuse, and the idle daemon would stay that big."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).malloc_trim(0)
-
-
-class Sized(Protocol):
-    def qsize(self) -> int: ...
-
-
-class WorkQueues:
-    """One queue per worker; a path always goes to the same one."""
-
-    def __init__(self, workers: int) -> None:
-        self.queues: list[queue.Queue[Path | None]] = [queue.Queue() for _ in range(workers)]
-
-    def put(self, path: Path) -> None:
-        self.queues[hash(path) % len(self.queues)].put(path)
-
-    def qsize(self) -> int:
-        return sum(q.qsize() for q in self.queues)
-
-    def stop(self) -> None:
-        for q in self.queues:
-            q.put(None)
-
-
-def cleaning_waits(waiting: Sized, settler: Settler) -> bool:
+def cleaning_waits(waiting: queue.Queue[Path | None], settler: Settler) -> bool:
     """Files are waiting to be cleaned now or within seconds (so looking at pictures waits).
     A retry minutes away (an output that could not be written) does not hold reports back."""
     return waiting.qsize() > 0 or settler.pending_count(due_within=BUSY_HORIZON) > 0
@@ -128,7 +87,7 @@ class Daemon:
         self.out = OutputFolder(self.output)
         self.look_later: LookLater | None = None
         self.stop_event = threading.Event()
-        self.queue = WorkQueues(WORKERS)
+        self.queue: queue.Queue[Path | None] = queue.Queue()
         self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
         self.catchup = CatchUp(self.settler, self.output, config.daemon.first_start)
         handler = EventFilter(
@@ -177,12 +136,14 @@ class Daemon:
             self.announce.first_start(self.folders.folders, self.output, self.catchup.baselined, cleaning)
             self.announce.check()  # a pause in force is said at every start
             self._write_state()
-            targets: list[tuple[Callable[[], None], str]] = [
-                (self.settler.run, "settle"),
-                *((partial(self._work, q), "worker") for q in self.queue.queues),
-                (self._housekeeping, "housekeeping"),
+            threads = [
+                threading.Thread(target=t, name=n, daemon=True)
+                for t, n in (
+                    (self.settler.run, "settle"),
+                    (self._work, "worker"),
+                    (self._housekeeping, "housekeeping"),
+                )
             ]
-            threads = [threading.Thread(target=t, name=n, daemon=True) for t, n in targets]
             for thread in threads:
                 thread.start()
             log.info("safeshare running; clean copies go to %s", self.config.output)
@@ -190,7 +151,7 @@ class Daemon:
             log.info("stopping")
             self.observer.stop()
             self.settler.stop()
-            self.queue.stop()
+            self.queue.put(None)
             deadline = time.monotonic() + STOP_GRACE
             for thread in threads:  # daemon threads: one still busy past the grace ends with us
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -239,7 +200,7 @@ class Daemon:
         self.notice(title, body)
 
     def cleaning_soon(self) -> bool:  # a file is being cleaned or due within seconds
-        working = self.handler is not None and bool(self.handler.working)
+        working = self.handler is not None and self.handler.current is not None
         return working or cleaning_waits(self.queue, self.settler)
 
     def _gone(self, path: Path) -> None:
@@ -320,29 +281,13 @@ class Daemon:
             self.settler.touch(record.path, complete=True)
 
     # -- work --------------------------------------------------------------------------------
-    def _work(self, waiting: queue.Queue[Path | None]) -> None:
-        """One worker: files from its queue, those that come back to back as one group, settled
-        once its queue is empty (or the group is full, or the daemon stops)."""
-        handler = self.handler
-        assert handler is not None
-        group = Group()
-        used = False  # memory a file needed may still be held: given back once idle
-        try:
-            while True:
-                if group.paths and (group.full() or waiting.empty()):
-                    handler.settle(group)
-                try:
-                    path = waiting.get(timeout=IDLE_TRIM) if used else waiting.get()
-                except queue.Empty:
-                    used = False
-                    release_memory()
-                    continue
-                used = True
-                if path is None or self.stop_event.is_set():
-                    return
-                try:
-                    handler.process(path, group)
-                except Exception:  # the daemon outlives any single file
-                    log.exception("unexpected error while handling %s", path.name)
-        finally:
-            handler.settle(group)
+    def _work(self) -> None:
+        assert self.handler is not None
+        while True:
+            path = self.queue.get()
+            if path is None or self.stop_event.is_set():
+                return
+            try:
+                self.handler.process(path)
+            except Exception:  # the daemon outlives any single file
+                log.exception("unexpected error while handling %s", path.name)

@@ -11,27 +11,15 @@
                 rescheduled, reported
 
 This is the only code that touches the ledger and the retry schedule for a file.
-
-Files handled back to back by one worker form a `Group`: each is published as soon as it
-is ready (its intent recorded first, as always), but the folder fsync that makes the names
-durable, the rows that record the outcomes and the reports wait for the end of the group,
-and are then done once for all of them: fsync, one transaction, reports, in that order,
-so no outcome is recorded or reported before its copy's name is on disk. Several workers
-(threads) may handle files at once: never the same path (the daemon routes a path to one
-worker), never the same content (`_turn`), and one at a time they claim names (`_claim`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +29,7 @@ from safeshare.disposition import Disposition
 from safeshare.errors import InputError, SafeshareError
 from safeshare.fileio import Opener, reachable_mode
 from safeshare.folders import Folders
-from safeshare.ledger import Entry, Ledger, LedgerError, Record
+from safeshare.ledger import Ledger, LedgerError
 from safeshare.naming import numbered
 from safeshare.outdir import OutputFolder
 from safeshare.pipeline import Pipeline, Ready, Result, Status, stopped
@@ -59,23 +47,6 @@ STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's
 PUBLISHING = "publishing"  # the intent row written just before a copy is renamed into place
 OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
-GROUP_MAX = 32  # files settled together at most (their reports wait that long at most)
-GROUP_SECONDS = 1.0  # nor longer than this after the group's first file
-
-
-@dataclass
-class Group:
-    """Files one worker handled back to back, settled together by `FileHandler.settle`."""
-
-    paths: set[Path] = field(default_factory=set)  # decided, their rows not written yet
-    entries: list[Entry] = field(default_factory=list)
-    after: list[Callable[[], None]] = field(default_factory=list)  # reports, once recorded
-    folders: dict[tuple[int, int], int] = field(default_factory=dict)  # (dev, ino): fd, to fsync
-    fresh: list[tuple[str, str]] = field(default_factory=list)  # contents decided in this group
-    started: float = field(default_factory=time.monotonic)
-
-    def full(self) -> bool:
-        return len(self.paths) >= GROUP_MAX or time.monotonic() - self.started >= GROUP_SECONDS
 
 
 class FileHandler:
@@ -99,7 +70,7 @@ class FileHandler:
         self.look_later = look_later  # clean copies are looked at (vision) after being reported
         self.tries: dict[Path, int] = {}  # attempts that found a file unfinished
         self.output_failures: dict[Path, int] = {}
-        self.working: set[Path] = set()  # the files being handled now (for `note_stop`)
+        self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
         self.delayed: set[Path] = set()  # files a busy ledger held up (not crashes)
         # Files (or folders) deleted or moved away since their copy was published: a file that
@@ -108,37 +79,8 @@ class FileHandler:
         self.paused: Callable[[float], bool] = lambda landed: False  # `safeshare pause` (the daemon's)
         self.held: set[Path] = set()  # photos with a copy that changed while paused
         self.moves = Moves()
-        self._claim = threading.Lock()  # one worker at a time claims a name and publishes it
-        self._turns: dict[str, threading.Event] = {}  # contents being handled: sha256 -> done
-        self._turns_lock = threading.Lock()
-        # Outcomes decided but not recorded yet (their group not settled): a file with the
-        # same content and settings finds them as it would find their rows.
-        self._fresh: dict[tuple[str, str], Record] = {}
 
-    @property
-    def current(self) -> Path | None:
-        """A file being handled now (any of them when several workers are busy)."""
-        return next(iter(set(self.working)), None)
-
-    @current.setter
-    def current(self, path: Path | None) -> None:
-        self.working = set() if path is None else {path}
-
-    def process(self, path: Path, group: Group | None = None) -> None:
-        """Handle one complete file. With `group`, what follows its publish waits for
-        `settle(group)`; without, it is its own group, settled at once."""
-        if group is None:
-            alone = Group()
-            try:
-                self._process(path, alone)
-            finally:
-                self.settle(alone)
-            return
-        if path in group.paths:  # the same file again: its last outcome is recorded first
-            self.settle(group)
-        self._process(path, group)
-
-    def _process(self, path: Path, group: Group) -> None:
+    def process(self, path: Path) -> None:
         folder = self.folders.owner(path)
         if folder is None or path.is_relative_to(self.output.path):
             return
@@ -159,58 +101,20 @@ class FileHandler:
                 return open_file_beneath(pinned, path)
 
             subfolder = Path(folder.config.label) if folder.config.label else Path()
-            self.working.add(path)
-            held: list[str] = []
-            try:
-                attempt = self._attempt(path, st, opener, subfolder, group, held)
-                if self.stopping.is_set():
-                    self.note_stop(path)  # cut short by the stop (or done just as it came): taken up again
-                else:
-                    self._act(decide(attempt), attempt, group)
-            finally:
-                for sha256 in held:
-                    self._end_turn(sha256)
-            self.working.discard(path)
+            self.current = path
+            attempt = self._attempt(path, st, opener, subfolder)
+            if self.stopping.is_set():
+                self.note_stop()  # cut short by the stop (or done just as it came): taken up again
+            else:
+                self._act(decide(attempt), attempt)
+            self.current = None
         except LedgerError as exc:
-            self.working.discard(path)
-            self._wait_for_ledger(path, exc)
-
-    def _wait_for_ledger(self, path: Path, exc: LedgerError) -> None:
-        # The ledger is busy or was just replaced: the file waits, it is never lost, and
-        # its 'working' row does not count as the file having stopped safeshare.
-        log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
-        self.delayed.add(path)
-        self.settler.retry(path, LEDGER_RETRY)
-
-    def settle(self, group: Group) -> None:
-        """The end of a group: the folders its copies went to are fsynced (their names are
-        durable), then its outcomes are recorded in one transaction, then reported. A busy
-        ledger puts the files off, as for one file; their copies stay theirs."""
-        folders, entries, after, paths = list(group.folders.values()), group.entries, group.after, group.paths
-        fresh = group.fresh
-        group.folders, group.entries, group.after, group.paths, group.fresh = {}, [], [], set(), []
-        group.started = time.monotonic()
-        try:
-            for fd in folders:
-                with contextlib.suppress(OSError):
-                    os.fsync(fd)
-        finally:
-            for fd in folders:
-                os.close(fd)
-        try:
-            self.ledger.record_all(entries)
-        except LedgerError as exc:
-            for path in paths:
-                self._wait_for_ledger(path, exc)
-            after = []  # reported once they are recorded, at their next attempt
-        finally:
-            for key in fresh:
-                self._fresh.pop(key, None)
-        for report in after:
-            try:
-                report()
-            except Exception:  # one report that fails does not hold the others back
-                log.exception("reporting a result failed")
+            # The ledger is busy or was just replaced: the file waits, it is never lost, and
+            # its 'working' row does not count as the file having stopped safeshare.
+            log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
+            self.current = None
+            self.delayed.add(path)
+            self.settler.retry(path, LEDGER_RETRY)
 
     def _begin(self, path: Path, st: os.stat_result) -> bool:
         """Record the intent before reading; False when there is nothing to do: this exact
@@ -230,14 +134,11 @@ class FileHandler:
                 self.held.add(path)
             log.info("%s arrived while paused: not cleaned", path.name)
             return False
-        # A row left 'publishing' was cut short after the file had been cleaned and verified
-        # (its group not settled yet): whatever stopped safeshare, it was not reading this file.
         interrupted = (
             known
             and path not in self.delayed
             and before is not None
             and before.outcome is Disposition.WORKING
-            and before.reason != PUBLISHING
         )
         if before is not None and before.output is not None:
             # When our copy was last known to be ours: its publish (the row is written just
@@ -267,13 +168,11 @@ class FileHandler:
         )
         return True
 
-    def note_stop(self, path: Path | None = None) -> None:
-        """The daemon is stopping before the file (by default: every file being handled) is
-        done: when it is taken up again at the next start, that does not count as the file
-        having stopped safeshare."""
+    def note_stop(self) -> None:
+        """The daemon is stopping before the current file is done: when it is taken up again
+        at the next start, that does not count as the file having stopped safeshare."""
+        path = self.current
         if path is None:
-            for each in set(self.working):
-                self.note_stop(each)
             return
         record = self.ledger.get(path)
         if record is not None and record.outcome is Disposition.WORKING:
@@ -287,18 +186,12 @@ class FileHandler:
                 history=False,
             )
 
-    def _attempt(
-        self, path: Path, st: os.stat_result, opener: Opener, subfolder: Path, group: Group, held: list[str]
-    ) -> Attempt:
+    def _attempt(self, path: Path, st: os.stat_result, opener: Opener, subfolder: Path) -> Attempt:
         tries = self.tries.get(path, 0)
         prepared = self.pipeline.prepare(path, opener)
         # Same bytes and settings as a file already handled (a copy, a move, a touch): the
         # earlier outcome stands, a refusal included, and nothing is written twice.
-        seen = None
-        if prepared.sha256:
-            self._turn(prepared.sha256)  # after another worker's file with the same content
-            held.append(prepared.sha256)
-            seen = self._content_seen(prepared.sha256)
+        seen = self.ledger.content_seen(prepared.sha256, self.pipeline.key) if prepared.sha256 else None
         if seen is not None:
             return Attempt(
                 path, st.st_size, st.st_mtime_ns, repeated(path, prepared, seen), seen, tries, seen.sha256
@@ -310,47 +203,19 @@ class FileHandler:
         if isinstance(ready, Result):
             return Attempt(path, size, mtime_ns, ready, tries=tries, sha256=prepared.sha256)
         return Attempt(
-            path, size, mtime_ns, self._publish(ready, size, mtime_ns, group), None, tries, prepared.sha256
+            path, size, mtime_ns, self._publish(ready, size, mtime_ns), None, tries, prepared.sha256
         )
 
-    def _turn(self, sha256: str) -> None:
-        """Wait while another worker handles a file with this content, then take the turn
-        (`_end_turn` gives it back once the outcome is decided)."""
-        while True:
-            with self._turns_lock:
-                other = self._turns.get(sha256)
-                if other is None:
-                    self._turns[sha256] = threading.Event()
-                    return
-            other.wait()
-
-    def _end_turn(self, sha256: str) -> None:
-        with self._turns_lock:
-            done = self._turns.pop(sha256, None)
-        if done is not None:
-            done.set()
-
-    def _content_seen(self, sha256: str) -> Record | None:
-        key = (sha256, self.pipeline.key)
-        fresh = self._fresh.get(key)
-        if fresh is not None and (
-            fresh.outcome is Disposition.REFUSED
-            or (fresh.output is not None and os.path.lexists(fresh.output))
-        ):
-            return fresh
-        return self.ledger.content_seen(sha256, self.pipeline.key)
-
-    def _publish(self, ready: Ready, size: int, mtime_ns: int, group: Group) -> Result:
+    def _publish(self, ready: Ready, size: int, mtime_ns: int) -> Result:
         """Claim a name (a changed file replaces its own copy; another file's name gets
         'name (2).jpg'; a file nobody recorded is never replaced) and publish under it."""
         try:
-            with self._claim:
-                return self._claim_and_commit(ready, Path(ready.prepared.name), size, mtime_ns, group)
+            return self._claim_and_commit(ready, Path(ready.prepared.name), size, mtime_ns)
         except BaseException:
             ready.discard()  # no temp file (nor its folder's descriptor) is left behind
             raise
 
-    def _claim_and_commit(self, ready: Ready, wanted: Path, size: int, mtime_ns: int, group: Group) -> Result:
+    def _claim_and_commit(self, ready: Ready, wanted: Path, size: int, mtime_ns: int) -> Result:
         source = ready.prepared.source
         candidate, n = wanted, 1
         while not self.stopping.is_set():  # stopping: nothing is published that is not recorded
@@ -369,18 +234,10 @@ class FileHandler:
                     reason=PUBLISHING,
                     history=False,
                 )
-                # Our own copy is replaced only if nobody changed it since we wrote it. The
-                # folder is fsynced once for the group (`settle`), before any outcome is recorded.
-                folder_fd = os.dup(ready.staged.folder_fd)
-                try:
-                    result = ready.commit(
-                        candidate.name,
-                        replace=ours,
-                        owned_since=self._owned(source) if ours else None,
-                        sync=False,
-                    )
-                finally:
-                    self._sync_later(group, folder_fd)
+                # Our own copy is replaced only if nobody changed it since we wrote it.
+                result = ready.commit(
+                    candidate.name, replace=ours, owned_since=self._owned(source) if ours else None
+                )
                 if result is not None:
                     result.updated = ours and taken  # an earlier copy of this file was replaced
                     self.released.discard(source)
@@ -390,31 +247,16 @@ class FileHandler:
         ready.discard()
         return stopped(source, SafeshareError("safeshare was stopping"), ready.prepared.sha256)
 
-    @staticmethod
-    def _sync_later(group: Group, fd: int) -> None:
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            os.close(fd)
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in group.folders:
-            os.close(fd)
-        else:
-            group.folders[key] = fd
-
     def _owned(self, source: Path) -> float:
         return self.owned_at.get(source, 0.0)
 
-    def _act(self, disposition: Disposition, attempt: Attempt, group: Group) -> None:
-        """Acted on now (retries scheduled); recorded and reported when `group` is settled."""
+    def _act(self, disposition: Disposition, attempt: Attempt) -> None:
         path, result = attempt.path, attempt.result
-        group.paths.add(path)
         if disposition is Disposition.RETRY_INPUT:
             delay = RETRY_DELAYS[attempt.tries]
             self.tries[path] = attempt.tries + 1
             log.info("%s looks unfinished (%s); retrying in %.1f s", path.name, result.reason, delay)
-            self._record(group, disposition, attempt, history=False)
+            self._record(disposition, attempt, history=False)
             self.settler.retry(path, delay)
             return
         self.tries.pop(path, None)
@@ -428,26 +270,26 @@ class FileHandler:
             self.output_failures[path] = failures + 1
             delay = OUTPUT_RETRY_DELAYS[min(failures, len(OUTPUT_RETRY_DELAYS) - 1)]
             log.warning("failed %s: %s; trying again in %.0f s", path.name, result.reason, delay)
-            self._record(group, disposition, attempt, history=failures == 0)
+            self._record(disposition, attempt, history=failures == 0)
             self.settler.retry(path, delay)
             if failures:
                 return
         else:
             self.output_failures.pop(path, None)
             logged(disposition, attempt)
-            self._record(group, disposition, attempt, history=disposition is not Disposition.DUPLICATE)
+            self._record(disposition, attempt, history=disposition is not Disposition.DUPLICATE)
         if disposition is Disposition.SKIPPED:
             return  # videos, documents: noted, not nagged about
         result.disposition = disposition
         look = self.look_later is not None and disposition is Disposition.PUBLISHED and result.visible is None
         result.looking = look  # reported now; what it shows is reported once it was looked at
-        group.after.append(partial(self.on_result, result))
+        self.on_result(result)
         if look and self.look_later is not None:
-            group.after.append(partial(self.look_later.submit, result))
+            self.look_later.submit(result)
 
-    def _record(self, group: Group, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
+    def _record(self, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
         result, seen = attempt.result, attempt.seen
-        entry = Entry(
+        self.ledger.record(
             attempt.path,
             disposition,
             size=attempt.size,
@@ -456,24 +298,8 @@ class FileHandler:
             # Only a file's own copy is recorded as its output: a duplicate owns no name.
             output=result.output if disposition is Disposition.PUBLISHED else None,
             fmt=result.format,
-            categories=tuple(seen.categories if seen is not None else result.findings.categories()),
+            categories=seen.categories if seen is not None else result.findings.categories(),
             reason=result.reason,
             history=history,
             settings=self.pipeline.key,
         )
-        group.entries.append(entry)
-        if attempt.sha256 and disposition in (Disposition.PUBLISHED, Disposition.REFUSED):
-            key = (attempt.sha256, self.pipeline.key)
-            self._fresh[key] = Record(
-                entry.path,
-                attempt.size,
-                attempt.mtime_ns,
-                attempt.sha256,
-                disposition,
-                entry.output,
-                entry.categories,
-                entry.reason,
-                time.time(),
-                entry.settings,
-            )
-            group.fresh.append(key)

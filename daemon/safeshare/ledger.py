@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -30,7 +30,6 @@ __all__ = [
     "BUSY_WAIT",
     "HISTORY_KEPT",
     "LEDGER_NAME",
-    "Entry",
     "Ledger",
     "LedgerError",
     "Record",
@@ -71,23 +70,6 @@ class Record:
     def done(self, size: int, mtime_ns: int) -> bool:
         """This exact file (same size and mtime) already has a final outcome."""
         return self.outcome.final and (self.size, self.mtime_ns) == (size, mtime_ns)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One outcome to record (`Ledger.record_all`); the fields are `Ledger.record`'s."""
-
-    path: Path
-    outcome: Disposition
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-    output: Path | None = None
-    fmt: str = ""
-    categories: tuple[str, ...] = ()
-    reason: str = ""
-    settings: str | None = None
-    history: bool = True
 
 
 def _clock(timestamp: float) -> str:
@@ -160,51 +142,23 @@ class Ledger(LedgerStore):
     ) -> None:
         """Record the outcome of `path` (one transaction). Raises LedgerError, with nothing
         recorded, when the ledger stays busy or cannot be written: try the file later."""
-        entry = Entry(path, outcome, size, mtime_ns, sha256, output, fmt, tuple(categories), reason, settings)
-        self.record_all([replace(entry, history=history)])
-
-    def record_all(self, entries: list[Entry]) -> None:
-        """Record several outcomes in one transaction (files handled together): all of them,
-        or, raising LedgerError, none."""
-        for entry in entries:
-            if not isinstance(entry.outcome, Disposition):
-                raise TypeError(f"outcome must be a Disposition, not {entry.outcome!r}")
-        if not entries:
-            return
+        if not isinstance(outcome, Disposition):
+            raise TypeError(f"outcome must be a Disposition, not {outcome!r}")
         now = time.time()
-        rows, history = [], []
-        for e in entries:
-            cats = ",".join(e.categories)
-            path, output = _b(e.path), _b(e.output)
-            rows.append(
-                (
-                    path,
-                    e.size,
-                    e.mtime_ns,
-                    e.sha256,
-                    e.outcome.value,
-                    output,
-                    e.fmt,
-                    cats,
-                    e.reason,
-                    now,
-                    e.settings,
-                )
-            )
-            if e.history:
-                history.append((now, path, e.outcome.value, output, cats, e.reason))
+        cats = ",".join(categories)
+        row = (_b(path), size, mtime_ns, sha256, outcome.value, _b(output), fmt, cats, reason, now, settings)
 
         def write(db: sqlite3.Connection) -> None:
-            db.executemany(
+            db.execute(
                 "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, outcome, output, format,"
                 " categories, reason, updated_at, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                row,
             )
             if history:
-                db.executemany(
+                db.execute(
                     "INSERT INTO history (at, path, outcome, output, categories, reason)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    history,
+                    (now, _b(path), outcome.value, _b(output), cats, reason),
                 )
                 db.execute(
                     "DELETE FROM history WHERE id <= (SELECT MAX(id) FROM history) - ?", (HISTORY_KEPT,)
