@@ -147,7 +147,7 @@ def _in_order(
             else:
                 for fd in fds:
                     os.close(fd)
-                lost = lost or isinstance(payload, procpool.Lost)
+                lost = lost or not isinstance(payload, Result)  # a temp file may be left: swept
                 pending[index] = _as_result(jobs[index], payload)
             while following in pending:
                 yield pending.pop(following)
