@@ -326,3 +326,20 @@ def test_a_batch_stopped_by_a_signal_leaves_no_temp_file_and_reports_every_copy(
     assert len(reported) < 300  # it did stop
     leftover = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True, check=False)
     assert leftover.stdout.strip() == "", "processes of the batch still running"
+
+
+def test_a_reader_that_goes_away_stops_the_batch_in_one_line(tmp_path: Path) -> None:
+    """`safeshare clean DIR | head -1`: no traceback, a non-zero exit, no temp file left."""
+    folder = _many(tmp_path / "in", 200)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "safeshare", "clean", "--no-vision", str(folder), "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"cleaned: ")
+    proc.stdout.close()  # as `head -1` does once it has its line
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert errors.strip().splitlines() == [
+        "safeshare: stopped: its output was closed (copies published so far stay)"
+    ]
+    assert _temp_files(out) == []

@@ -74,6 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: what was published stays; nothing partial exists
         print("safeshare: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): stop, as a pipeline's tools do
+        import os
+
+        with contextlib.suppress(OSError, ValueError):  # no second error when Python flushes it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("safeshare: stopped: its output was closed (copies published so far stay)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _desktop(name: str) -> Callable[[argparse.Namespace, config_mod.Config], int]:
