@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import pickle
 import socket
-import sys
 
 PIECE = 32 * 1024  # one socket message; longer ones are sent in pieces
 MAX_FDS = 8
@@ -29,28 +28,35 @@ def recv(sock: socket.socket) -> tuple[object, list[int]] | None:
     Descriptors the system could not pass (the open-file limit) make it `TRUNCATED`."""
     head, fds, flags, _address = socket.recv_fds(sock, 4 + PIECE, MAX_FDS)
     try:
-        if not head:
-            raise EOFError
-        total = int.from_bytes(head[:4], "big")
-        pieces, got = [head[4:]], len(head) - 4
-        while got < total:
-            piece = sock.recv(PIECE)
-            if not piece:
-                raise EOFError
-            pieces.append(piece)
-            got += len(piece)
-        message = pickle.loads(b"".join(pieces))
+        data = _whole(sock, head)
+        message = None if data is None else pickle.loads(data)
     except BaseException:
-        for fd in fds:
-            os.close(fd)
-        if isinstance(sys.exc_info()[1], EOFError):
-            return None
+        _close(fds)
         raise
-    if flags & getattr(socket, "MSG_CTRUNC", 0):
-        for fd in fds:
-            os.close(fd)
-        return message, TRUNCATED
+    if data is None or flags & getattr(socket, "MSG_CTRUNC", 0):
+        _close(fds)
+        return None if data is None else (message, TRUNCATED)
     return message, fds
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _whole(sock: socket.socket, head: bytes) -> bytes | None:
+    """The message whose first piece is `head`; None when the other end is gone first."""
+    if not head:
+        return None
+    total = int.from_bytes(head[:4], "big")
+    pieces, got = [head[4:]], len(head) - 4
+    while got < total:
+        piece = sock.recv(PIECE)
+        if not piece:
+            return None
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
 
 
 TRUNCATED: list[int] = []  # the descriptors of a reply did not all arrive (see `recv`)
