@@ -23,8 +23,9 @@ BAD_INPUTS = {
     "cut.jpg": (None, "truncated"),
     "cut.png": (None, "truncated"),
     "cut.gif": (None, "truncated"),
-    "bitmap.jpg": (b"BM" + b"\0" * 60, "unsupported format: BMP"),
-    "clip.heic": (b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom" + b"\0" * 40, "unsupported format: video"),
+    "bitmap.jpg": (b"BM" + b"\0" * 60, "unknown BMP header size"),
+    "clip.heic": (b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom" + b"\0" * 40, "corrupt video: no movie header"),
+    "clip.webm": (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + b"\0" * 40, "unsupported format: Matroska"),
 }
 
 

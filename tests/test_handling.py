@@ -319,3 +319,22 @@ def time_passes() -> None:
     import time
 
     time.sleep(0.02)
+
+
+def test_a_long_copy_is_waited_for_while_it_grows_and_refused_once_it_stops(run: Run) -> None:
+    """A 4 GB video arriving over USB takes minutes: while each look finds the file grown,
+    the retries go on (at the longest delay) instead of running out; once it stops growing
+    and is still unfinished, the usual schedule ends in a refusal."""
+    video = run.pictures / "VID_1.mp4"
+    run.pipeline.failures["VID_1.mp4"] = Truncated("its media data runs past the end of the file")
+    for n in range(len(RETRY_DELAYS) + 4):  # more looks than the schedule has
+        with video.open("ab") as handle:
+            handle.write(b"\0" * 4096)  # the copy goes on
+        run.handler.process(video)
+        assert run.outcome(video) is Disposition.RETRY_INPUT, n
+        delay = RETRY_DELAYS[min(n, len(RETRY_DELAYS) - 1)]
+        assert run.settler.next_due() == pytest.approx(run.clock.now + delay)
+        run.clock.advance(delay)
+    run.handler.process(video)  # unchanged since the last look: the last retry
+    assert run.outcome(video) is Disposition.REFUSED
+    assert [r.status for r in run.reported] == [Status.REFUSED]

@@ -85,15 +85,33 @@ def test_broken_xmp_is_reported() -> None:
         (b"", NotAnImage, "empty file"),
         (b"Dear diary, today", NotAnImage, "the content is text"),
         (b"<!DOCTYPE html><html>", NotAnImage, "HTML page"),
-        (b"BM\x36\0\0\0\0\0\0\0\x36\0\0\0", UnsupportedFormat, "BMP"),
-        (b"\0\0\0\x0cJXL \r\n\x87\n", UnsupportedFormat, "JPEG XL"),
+        (b"8BPS\0\1", UnsupportedFormat, "Photoshop PSD"),
+        (b"\0\0\0\x0cjP  \r\n\x87\n", UnsupportedFormat, "JPEG 2000"),
         (b"%PDF-1.7", UnsupportedFormat, "PDF"),
-        (b"\0\0\0\x20ftypqt  \0\0\0\0", UnsupportedFormat, "video"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01", UnsupportedFormat, "Matroska or WebM video"),
+        (b"\0\0\0\x20ftypcrx \0\0\0\0", UnsupportedFormat, "ISO media file"),
     ],
 )
 def test_detect_names_what_it_cannot_clean(head: bytes, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         detect(head)
+
+
+@pytest.mark.parametrize(
+    "head,name",
+    [
+        (b"BM\x36\0\0\0\0\0\0\0\x36\0\0\0", "BMP"),
+        (b"\0\0\0\x0cJXL \r\n\x87\n", "JPEG XL"),
+        (b"\xff\x0a\xfa\x1f", "JPEG XL"),
+        (b"\0\0\0\x20ftypqt  \0\0\0\0", "QuickTime"),
+        (b"\0\0\0\x08wide\0\0\0\0mdat", "QuickTime"),
+        (b"\0\0\0\x18ftypisom\0\0\0\0isommp41", "MP4"),
+        (b"\0\0\0\x18ftyp3gp4\0\0\0\0isom3gp4", "MP4"),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", "HEIF"),
+    ],
+)
+def test_detect_names_the_formats_it_cleans(head: bytes, name: str) -> None:
+    assert detect(head.ljust(64, b"\0")).name == name
 
 
 def test_detect_is_by_content_not_name() -> None:

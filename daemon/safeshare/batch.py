@@ -208,7 +208,7 @@ def _looked(results: Iterator[Result], vision: VisionStep) -> Iterator[Result]:
 
 
 def _look(vision: VisionStep, result: Result) -> Result:
-    if result.output is not None and result.visible is None:
+    if result.output is not None and result.visible is None and result.picture:
         result.visible = vision.analyze(result.output, findings=result.findings)
     return result
 

@@ -9,11 +9,37 @@ from __future__ import annotations
 
 import mmap
 import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from safeshare.errors import Truncated
 
 Buffer = bytes | bytearray | mmap.mmap
-Part = bytes | memoryview
+
+
+@dataclass(frozen=True)
+class Span:
+    """`length` bytes at `offset` of the open input `fd`: media data that is copied file
+    to file when the output is written (fileio.copy_span), never held in memory."""
+
+    fd: int
+    offset: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+
+Part = bytes | memoryview  # a part of an output, held in memory
+Piece = Part | Span  # a part of an output that may be streamed from the input (videos)
+
+
+def in_memory(parts: Sequence[Piece]) -> bytes:
+    """The parts joined, for outputs that are never streamed (pictures): a Span here is
+    a programming error, never a silently shorter output."""
+    if any(isinstance(p, Span) for p in parts):
+        raise TypeError("a streamed output cannot be joined in memory")
+    return b"".join(p for p in parts if not isinstance(p, Span))
 
 
 def unpack(fmt: str, buf: Buffer, offset: int, what: str) -> tuple[int, ...]:

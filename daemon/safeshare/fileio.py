@@ -9,32 +9,74 @@ never through a link. The output side is `outdir.OutputFolder`.
 from __future__ import annotations
 
 import contextlib
+import errno
+import mmap
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from safeshare.errors import EmptyFile, InputError, TooLarge, Vanished, describe_os_error
+from safeshare.binary import Span
+from safeshare.errors import EmptyFile, InputError, TooLarge, Truncated, Vanished, describe_os_error
 
 TEMP_PREFIX = ".safeshare-"
 TEMP_SUFFIX = ".tmp"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Source:
-    data: bytearray
+    """A file as read: all of it in memory (`data` a bytearray), or, for a streamed format
+    (a video), a map the size of the file holding only what the cleaner reads, with the
+    file kept open (`fd`) for the media data it copies file to file."""
+
+    data: bytearray | mmap.mmap
     mode: int
     size: int
     mtime_ns: int
+    fd: int = -1
 
     def release(self) -> None:
         """Free the bytes (a 200 MB input need not stay in memory while its copy is checked)."""
         with contextlib.suppress(BufferError):  # a view of it still alive: it stays until then
-            self.data.clear()
+            if isinstance(self.data, mmap.mmap):
+                self.data.close()
+            else:
+                self.data.clear()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        if self.fd >= 0:  # a streamed file never staged (a duplicate, a refusal): closed here
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+    def sha256(self) -> str:
+        """The digest of the file's content (read again through `fd` when streamed)."""
+        import hashlib
+
+        if self.fd < 0:
+            return hashlib.sha256(self.data).hexdigest()
+        digest = hashlib.sha256()
+        for block in span_blocks(Span(self.fd, 0, self.size)):
+            digest.update(block)
+        return digest.hexdigest()
+
+    def check_unchanged(self) -> None:
+        """Truncated if a streamed file changed since it was opened (its media data was
+        copied from the file as it is now, its header read from it as it was)."""
+        if self.fd < 0:
+            return
+        st = os.fstat(self.fd)
+        if (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns):
+            raise Truncated("the file changed while it was being copied; it will be tried again")
 
 
 Opener = Callable[[Path], int]  # opens a path for reading: an fd, or OSError
+# Given a file's first bytes: None to read it whole, or how to read a streamed format.
+Loader = Callable[[bytes], Callable[[int, int], mmap.mmap] | None]
+HEAD = 64
 
 
 def open_path(path: Path, follow_symlinks: bool = True) -> int:
@@ -51,8 +93,11 @@ def open_path(path: Path, follow_symlinks: bool = True) -> int:
     return os.open(path, flags)
 
 
-def read_input(path: Path, max_bytes: int, opener: Opener = open_path) -> Source:
-    """The whole file in memory, or an InputError naming the reason."""
+def read_input(
+    path: Path, max_bytes: int, opener: Opener = open_path, loader: Loader | None = None
+) -> Source:
+    """The whole file in memory, or an InputError naming the reason. With `loader`, a
+    format it streams (by its first bytes) is read as that format says, however large."""
     try:
         fd = opener(path)
     except FileNotFoundError as exc:
@@ -67,6 +112,11 @@ def read_input(path: Path, max_bytes: int, opener: Opener = open_path) -> Source
             raise InputError("not a regular file")
         if st.st_size == 0:
             raise EmptyFile("empty file (0 bytes)")
+        load = loader(os.pread(fd, HEAD, 0)) if loader is not None else None
+        if load is not None:
+            streamed = Source(load(fd, st.st_size), stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, fd)
+            fd = -1  # the Source holds it now
+            return streamed
         if st.st_size > max_bytes:
             raise TooLarge(f"{st.st_size} bytes is over the file-size limit of {max_bytes}")
         data = _read_exactly(fd, st.st_size)
@@ -74,7 +124,8 @@ def read_input(path: Path, max_bytes: int, opener: Opener = open_path) -> Source
     except OSError as exc:
         raise InputError(f"cannot read: {describe_os_error(exc)}") from exc
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def _current_umask() -> int:
@@ -119,3 +170,42 @@ def _read_exactly(fd: int, size: int) -> bytearray:
 
 def is_temp_name(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+COPY_BLOCK = 1 << 20
+
+
+def span_blocks(span: Span) -> Iterator[bytes]:
+    """The bytes of `span`, a block at a time; Truncated if the input ends before it."""
+    done = 0
+    while done < span.length:
+        try:
+            block = os.pread(span.fd, min(COPY_BLOCK, span.length - done), span.offset + done)
+        except OSError as exc:
+            raise InputError(f"cannot read: {describe_os_error(exc)}") from exc
+        if not block:
+            raise Truncated("the file shrank while it was being copied")
+        yield block
+        done += len(block)
+
+
+def copy_span(span: Span, fd: int) -> None:
+    """Append `span` of the input to the file open as `fd` (at its position): by the kernel
+    (copy_file_range: no copy through this process) where it can, else block by block."""
+    done = 0
+    copy = getattr(os, "copy_file_range", None)
+    while copy is not None and done < span.length:
+        try:
+            n = copy(span.fd, fd, span.length - done, span.offset + done)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF):
+                raise
+            break  # not between these two files: copied through memory instead
+        if n == 0:
+            raise Truncated("the file shrank while it was being copied")
+        done += n
+    rest = Span(span.fd, span.offset + done, span.length - done)
+    for block in span_blocks(rest) if rest.length else ():
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fd, view) :]

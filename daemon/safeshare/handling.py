@@ -69,6 +69,7 @@ class FileHandler:
         self.on_result = on_result
         self.look_later = look_later  # clean copies are looked at (vision) after being reported
         self.tries: dict[Path, int] = {}  # attempts that found a file unfinished
+        self.unfinished: dict[Path, tuple[int, int]] = {}  # its size and mtime then
         self.output_failures: dict[Path, int] = {}
         self.current: Path | None = None  # the file being handled (for `note_stop`)
         self.owned_at: dict[Path, float] = {}  # when the ledger last saw a file's own copy
@@ -188,11 +189,15 @@ class FileHandler:
 
     def _attempt(self, path: Path, st: os.stat_result, opener: Opener, subfolder: Path) -> Attempt:
         tries = self.tries.get(path, 0)
+        if tries and self.unfinished.get(path) != (st.st_size, st.st_mtime_ns):
+            tries = min(tries, len(RETRY_DELAYS) - 1)  # still being written (a long copy): wait on
         prepared = self.pipeline.prepare(path, opener)
         # Same bytes and settings as a file already handled (a copy, a move, a touch): the
         # earlier outcome stands, a refusal included, and nothing is written twice.
         seen = self.ledger.content_seen(prepared.sha256, self.pipeline.key) if prepared.sha256 else None
         if seen is not None:
+            if not isinstance(prepared, Result):
+                prepared.src.release()  # a streamed video's file is open: closed now
             return Attempt(
                 path, st.st_size, st.st_mtime_ns, repeated(path, prepared, seen), seen, tries, seen.sha256
             )
@@ -255,11 +260,13 @@ class FileHandler:
         if disposition is Disposition.RETRY_INPUT:
             delay = RETRY_DELAYS[attempt.tries]
             self.tries[path] = attempt.tries + 1
+            self.unfinished[path] = (attempt.size, attempt.mtime_ns)
             log.info("%s looks unfinished (%s); retrying in %.1f s", path.name, result.reason, delay)
             self._record(disposition, attempt, history=False)
             self.settler.retry(path, delay)
             return
         self.tries.pop(path, None)
+        self.unfinished.pop(path, None)
         if disposition is not Disposition.RETRY_OUTPUT:
             self.owned_at.pop(path, None)  # decided: the next change starts from the ledger's row
         if disposition is Disposition.RETRY_OUTPUT:
@@ -282,6 +289,7 @@ class FileHandler:
             return  # videos, documents: noted, not nagged about
         result.disposition = disposition
         look = self.look_later is not None and disposition is Disposition.PUBLISHED and result.visible is None
+        look = look and result.picture
         result.looking = look  # reported now; what it shows is reported once it was looked at
         self.on_result(result)
         if look and self.look_later is not None:

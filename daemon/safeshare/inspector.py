@@ -8,7 +8,7 @@ from pathlib import Path
 from safeshare.errors import InputError
 from safeshare.fileio import read_input
 from safeshare.findings import Findings
-from safeshare.formats import HEAD_SIZE, detect
+from safeshare.formats import HEAD_SIZE, detect, streamed_loader
 from safeshare.fsleaks import name_findings, xattr_findings
 from safeshare.vision.report import Visible
 from safeshare.vision.step import VisionStep
@@ -26,7 +26,7 @@ class Report:
 
 def inspect_file(source: Path, max_bytes: int, vision: VisionStep | None = None) -> Report:
     try:
-        src = read_input(source, max_bytes)
+        src = read_input(source, max_bytes, loader=streamed_loader)
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
         seen = fmt.inspect(src.data)
     except InputError as exc:
@@ -35,5 +35,6 @@ def inspect_file(source: Path, max_bytes: int, vision: VisionStep | None = None)
     findings.extend(seen.findings)
     xattr_findings(source, findings)
     name_findings(source.name, findings)
-    visible = vision.analyze(source, findings=findings) if vision is not None else None
+    looks = vision is not None and fmt.picture
+    visible = vision.analyze(source, findings=findings) if vision is not None and looks else None
     return Report(source, fmt.name, findings, seen.orientation, visible=visible)

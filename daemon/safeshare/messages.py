@@ -88,18 +88,31 @@ def removed_phrases(findings: Sequence[Finding], detail: str, place: PlaceLookup
 
 def _detail(group: frozenset[Kind], findings: Sequence[Finding], place: PlaceLookup | None) -> str:
     """A coarse, safe-to-show detail: the town near the position, the camera model."""
+    if Kind.SERIAL in group and any(f.what == "Live Photo pairing identifier" for f in findings):
+        return " (with the Live Photo pairing identifier)"
+    track = next((f.value for f in findings if f.what == "location track" and f.value), "")
+    if Kind.GPS in group and track:
+        return f" track ({track})"  # "location track (GPS every 0.05 s)"
     if Kind.GPS in group and place is not None:
         position = next((f.value for f in findings if f.kind is Kind.GPS and f.what == "GPS position"), "")
         where = place(position) if position else None
         return f" ({where})" if where else ""
     if Kind.DEVICE in group:
         camera = next((f.value for f in findings if f.kind is Kind.DEVICE and f.what == "camera"), "")
+        if not camera:  # a video's keys name make and model apart: "Apple" "iPhone 6"
+            parts = [_value(findings, "camera make"), _value(findings, "camera model")]
+            camera = " ".join(p for p in parts if p) if parts[1] else ""
+            camera = parts[1] if parts[0] and parts[1].startswith(parts[0]) else camera
         if camera:
             return f" ({printable(shorten(camera, 40))})"
         devices = [f for f in findings if f.kind in group]
         # A stock colour profile names its vendor (IEC, Apple): said as such, not as a camera.
         return " (in the colour profile)" if all("colour profile" in f.what for f in devices) else ""
     return ""
+
+
+def _value(findings: Sequence[Finding], what: str) -> str:
+    return next((f.value for f in findings if f.kind is Kind.DEVICE and f.what == what), "")
 
 
 def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = None) -> Message:
@@ -113,6 +126,8 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
         )
     title = f"{noun} {'updated' if result.updated else 'cleaned'}: {name_of(result.source)}"
     phrases = removed_phrases(result.findings.items, detail, place)
+    if not result.picture:
+        phrases = [p.replace("after the image", "after the video") for p in phrases]
     lines = [f"Removed: {', '.join(phrases)}." if phrases else "It carried no metadata."]
     if result.filled:
         lines.append(f"{_first_upper(result.filled.filled_in())}.")
@@ -121,6 +136,8 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
         lines.append(f"{still}: {result.visible.describe(detail)}.")
     elif result.looking and result.visible is None:
         lines.append("What it shows could not be checked.")
+    elif not result.picture:
+        lines.append("What the video shows (faces, text) is not checked.")
     if result.visible is not None and result.visible.checked():  # said even when nothing was found
         lines.append(f"{_first_upper(result.visible.checked())}.")
     converted = _converted(result)
@@ -179,7 +196,7 @@ def for_burst(results: Sequence[Result], output: Path | None = None) -> Message:
     already = [r for r in results if r.ok and r.already is not None]
     cleaned = [r for r in results if r.ok and r.already is None]
     failed = [r for r in results if not r.ok]
-    title = f"Cleaned {len(cleaned)} {'photo' if len(cleaned) == 1 else 'photos'}"
+    title = f"Cleaned {_counted(cleaned)}"
     if failed:
         title += f", {len(failed)} couldn't be cleaned"
     counts = []
@@ -287,7 +304,17 @@ def _visible_counts(cleaned: Sequence[Result]) -> str:
 
 
 def _noun(result: Result) -> str:
+    if not result.picture:
+        return "Video"
     return "Screenshot" if "screenshot" in result.source.name.lower() else "Photo"
+
+
+def _counted(cleaned: Sequence[Result]) -> str:
+    """'48 photos', '1 video', '3 photos and 2 videos'."""
+    videos = sum(1 for r in cleaned if not r.picture)
+    photos = len(cleaned) - videos
+    said = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((photos, "photo"), (videos, "video")) if n]
+    return " and ".join(said) or "0 photos"
 
 
 def _converted(result: Result) -> str:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from safeshare.binary import Part
+from safeshare.binary import Piece
 
 # Dates (2025-03-01, 20250301, 2025_03_01) and times (14.02.11, 140211, 14-02-11).
 _DATE = re.compile(r"(?<!\d)(19[7-9]\d|20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -39,13 +39,17 @@ def revealing_parts(name: str) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
-def neutral_name(parts: Iterable[Part], suffix: str) -> str:
+def neutral_name(parts: Iterable[Piece], suffix: str) -> str:
     """'image-<12 hex digits>.jpg', derived from the clean bytes: same content, same name."""
     import hashlib  # imported here: only --rename needs it
 
+    from safeshare.binary import Span
+    from safeshare.fileio import span_blocks
+
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
-        digest.update(part)
+        for block in span_blocks(part) if isinstance(part, Span) else (part,):
+            digest.update(block)
     return f"image-{digest.hexdigest()[:12]}{suffix.lower()}"
 
 

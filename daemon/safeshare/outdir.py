@@ -22,12 +22,13 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from safeshare.binary import Part
+from safeshare.binary import Piece, Span
 from safeshare.errors import OutputError, SafeshareError, describe_os_error
-from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX, is_temp_name
+from safeshare.fileio import TEMP_PREFIX, TEMP_SUFFIX, copy_span, is_temp_name
 from safeshare.fsops import EXCHANGE, NOREPLACE, in_use, locked, renameat2_in
 from safeshare.safepath import PinnedDir, open_dir_beneath
 
@@ -215,7 +216,7 @@ class OutputFolder:
                 self._pinned.close()
             self._pinned = None
 
-    def stage(self, subfolder: Path, parts: list[Part], mode: int) -> Staged:
+    def stage(self, subfolder: Path, parts: Sequence[Piece], mode: int) -> Staged:
         """Write `parts` to a new temp file in `subfolder` (relative to the root), fsynced."""
         folder_fd = self._open_subfolder(subfolder)
         name = f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
@@ -231,7 +232,11 @@ class OutputFolder:
                 staged.identity = (written.st_dev, written.st_ino)
                 staged.lock_fd = locked(fd)
                 for part in parts:
-                    handle.write(part)
+                    if isinstance(part, Span):  # media data, copied from the input file
+                        handle.flush()
+                        copy_span(part, fd)
+                    else:
+                        handle.write(part)
                 handle.flush()
                 os.fchmod(handle.fileno(), mode & 0o666)
                 os.fsync(handle.fileno())

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safeshare import isolation
+from safeshare.binary import in_memory
 from safeshare.disposition import Disposition
-from safeshare.errors import InputError, SafeshareError, VerificationError
+from safeshare.errors import InputError, SafeshareError, UnsupportedFormat, VerificationError
 from safeshare.fileio import Opener, Source, open_path, read_input
 from safeshare.findings import Findings
-from safeshare.formats import HEAD_SIZE, Cleaned, CleanOptions, by_name, detect
+from safeshare.formats import HEAD_SIZE, Cleaned, CleanOptions, by_name, detect, streamed_loader
 from safeshare.fsleaks import name_findings, xattr_findings
 from safeshare.naming import neutral_name, output_name, revealing_parts
 from safeshare.outdir import OutputFolder, Staged
@@ -93,6 +94,7 @@ class Result:
     updated: bool = False  # it replaced this file's own earlier copy (the file had changed)
     looking: bool = False  # the daemon is looking at what it shows: a second report follows
     disposition: Disposition | None = None  # what the daemon decided (None in `clean`)
+    picture: bool = True  # a still picture (what it shows can be looked at); False: a video
 
     @property
     def ok(self) -> bool:
@@ -124,11 +126,9 @@ class Pipeline:
         """Read `source` (through `opener`), detect its format and clean it in memory."""
         sha256 = None
         try:
-            src = read_input(source, self.settings.max_file_bytes, opener)
+            src = read_input(source, self.settings.max_file_bytes, opener, streamed_loader)
             if self.settings.digest:
-                import hashlib
-
-                sha256 = hashlib.sha256(src.data).hexdigest()
+                sha256 = src.sha256()
             return self._prepare(source, src, sha256, opener)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops a batch or the daemon
             return stopped(source, exc, sha256)
@@ -136,11 +136,21 @@ class Pipeline:
     def _prepare(self, source: Path, src: Source, sha256: str | None, opener: Opener) -> Prepared:
         fmt = detect(bytes(src.data[:HEAD_SIZE]))
         by_path = self.settings.workers_read_path and opener is open_path  # named by the user
-        options = replace(self.settings.clean, path=source if by_path else None)
-        worker_source: Path | bytearray = source if by_path else src.data  # read before it is freed
+        options = replace(
+            self.settings.clean,
+            path=source if by_path else None,
+            source_fd=src.fd if src.fd >= 0 else None,
+        )
+        if self.vision is not None and self.vision.redacts and not fmt.picture:
+            # Fail closed: what the user asked to hide could be in any frame.
+            raise UnsupportedFormat(
+                "not copied: redaction is on, and faces or text in a video cannot be hidden"
+            )
         cleaned = fmt.clean(src.data, options)  # our own parser first: its reasons are clearer
-        readable = str(worker_source) if isinstance(worker_source, Path) else worker_source
-        expected = pillow_view(readable, fmt.name, options.max_pixels) if fmt.lossless else None
+        expected = None
+        if fmt.lossless and fmt.reads_with_pillow(cleaned) and isinstance(src.data, bytearray):
+            readable = str(source) if by_path else src.data  # a streamed file is never read so
+            expected = pillow_view(readable, fmt.name, options.max_pixels)
         visible = filled = None
         if self.vision is not None and self.vision.redacts:
             cleaned, visible, filled = _redacted(self.vision, source, fmt.name, cleaned, options)
@@ -196,7 +206,8 @@ class Prepared:
         staged: Staged | None = None
         try:
             staged = output.stage(subfolder, self.cleaned.parts, self.src.mode if mode is None else mode)
-            self.cleaned.parts.clear()  # the views into the input go first, then the input itself
+            self.src.check_unchanged()  # media data copied from the file: still the file we read
+            self.cleaned.parts = []  # the views into the input go first, then the input itself
             self.src.release()
             fd = staged.reopen()
             try:
@@ -224,6 +235,7 @@ class Prepared:
             visible=self.visible,
             sha256=self.sha256,
             filled=self.filled,
+            picture=by_name(self.format).picture,
         )
 
 
@@ -277,7 +289,7 @@ def _redacted(
     without an analysis nothing is published. It looks at and fills in the clean copy, not the
     input: what is published is what was looked at (a crop, a tone map or a frame choice made
     while cleaning is never undone by decoding the original again)."""
-    published = bytearray(b"".join(cleaned.parts))
+    published = bytearray(in_memory(cleaned.parts))
     visible = vision.analyze(published, source.name, thorough=True, findings=cleaned.findings)
     if visible is None:
         raise VerificationError("redaction was asked for, but what the picture shows could not be checked")

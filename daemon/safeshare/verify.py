@@ -35,6 +35,12 @@ def verify_output(fd: int, cleaned: Cleaned, expected: PillowView | None, max_pi
     # Mapped, not read: the output may be as large as the input, which is already in memory.
     with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
         _structural(data, cleaned)
+        fmt = by_name(cleaned.format)
+        if not fmt.reads_with_pillow(cleaned):  # a format Pillow cannot read brings its own second reading
+            problem = fmt.reread(data, cleaned)
+            if problem:
+                raise VerificationError(problem)
+            return
         in_here = by_name(cleaned.format).in_process and not cleaned.reencoded
         # Pillow here reads the same open file again through /proc (no copy); the decoder
         # worker, another process, gets the bytes.

@@ -9,10 +9,11 @@ or its name is asked for (`by_name`), so that cleaning a JPEG loads no HEIF mach
 from __future__ import annotations
 
 import importlib
+import mmap
 import threading
 from collections.abc import Callable
 
-from safeshare.errors import EmptyFile, NotAnImage, UnsupportedFormat
+from safeshare.errors import EmptyFile, InputError, NotAnImage, UnsupportedFormat
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "by_name",
     "detect",
     "looks_like_image_name",
+    "streamed_loader",
 ]
 
 HEAD_SIZE = 64
@@ -64,6 +66,7 @@ _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 )
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_JXL_BOX = b"\x00\x00\x00\x0cJXL \r\n\x87\n"  # the JPEG XL container's signature box
 
 
 def _brands(head: bytes) -> set[bytes]:
@@ -83,6 +86,26 @@ def _avif(head: bytes) -> bool:
     return head[8:12] in _AVIF_BRANDS or (bool(found & _AVIF_BRANDS) and b"heic" not in found)
 
 
+_QUICKTIME_FIRST = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_MOVIE_BRANDS = (
+    *("isom", "iso2", "iso3", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "M4V ", "M4VH", "M4VP"),
+    *("3gp", "3g2", "mmp4", "MSNV", "XAVC", "dash", "f4v ", "NDAS", "CAEP"),
+)
+
+
+def _mp4(head: bytes) -> bool:
+    """An ISO movie: an 'ftyp' naming a movie brand and none of the HEIF or AVIF ones."""
+    return head[8:12].decode("latin-1").startswith(_MOVIE_BRANDS) and not (_heif(head) or _avif(head))
+
+
+def _quicktime(head: bytes) -> bool:
+    """QuickTime: the 'qt  ' brand, or (older files) no 'ftyp' but a movie's first atom."""
+    if head[4:8] == b"ftyp":
+        return head[8:12] == b"qt  "
+    size = int.from_bytes(head[:4], "big")
+    return head[4:8] in _QUICKTIME_FIRST and (size == 0 or size >= 8)
+
+
 # Tried in this order: the first whose magic matches is the file's format.
 FORMATS: tuple[Registered, ...] = (
     Registered(
@@ -96,13 +119,20 @@ FORMATS: tuple[Registered, ...] = (
     ),
     Registered("HEIF", "heif:Heif", (".heic", ".heif", ".hif"), _heif),
     Registered("AVIF", "heif:Avif", (".avif",), _avif),
+    Registered("MP4", "video:Mp4", (".mp4", ".m4v", ".3gp", ".3g2"), _mp4),
+    Registered("QuickTime", "video:QuickTime", (".mov", ".qt"), _quicktime),
+    Registered("JPEG XL", "jxl:JpegXl", (".jxl",), lambda h: h[:2] == b"\xff\x0a" or h[:12] == _JXL_BOX),
+    Registered("BMP", "bmp:Bmp", (".bmp", ".dib"), lambda h: h[:2] == b"BM" and h[6:10] == b"\0\0\0\0"),
 )
 _BY_NAME = {fmt.name: fmt for fmt in FORMATS}
-# Picture formats we recognise by name but do not clean: a file named so is reported when it
-# cannot be cleaned ("unsupported format: BMP"), where other non-images are skipped quietly.
+# Picture and video formats we recognise by name but do not clean: a file named so is reported
+# when it cannot be cleaned ("unsupported format: Photoshop PSD"), where other files are
+# skipped quietly. Videos are among them: a user who sees photos and MP4s copied would take a
+# missing WebM for a copy made, unless told.
 OTHER_IMAGE_SUFFIXES = frozenset(
-    {".bmp", ".jxl", ".jp2", ".psd", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
+    {".jp2", ".psd", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"}
     | {".ico", ".svg"}
+    | {".mkv", ".webm", ".avi", ".wmv", ".flv", ".mts", ".m2ts", ".mpg", ".mpeg", ".insv", ".lrv"}
 )
 IMAGE_SUFFIXES = frozenset(ext for fmt in FORMATS for ext in fmt.extensions) | OTHER_IMAGE_SUFFIXES
 
@@ -120,11 +150,8 @@ def looks_like_image_name(name: str) -> bool:
 
 # Recognised but not cleaned: say what the file is instead of "not an image".
 _UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
-    (b"BM", 0, "BMP"),  # confirmed by its zero reserved field in detect()
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", 0, "JPEG 2000"),
     (b"\xff\x4f\xff\x51", 0, "JPEG 2000 codestream"),
-    (b"\xff\x0a", 0, "JPEG XL"),
-    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
     (b"8BPS", 0, "Photoshop PSD"),
     (b"\x00\x00\x01\x00", 0, "Windows icon (ICO)"),
     (b"\x00\x00\x02\x00", 0, "Windows cursor (CUR)"),
@@ -137,6 +164,10 @@ _UNSUPPORTED: tuple[tuple[bytes, int, str], ...] = (
     (b"DDS ", 0, "DirectDraw surface (DDS)"),
     (b"PK\x03\x04", 0, "ZIP archive"),
     (b"RIFF", 0, "RIFF file that is not WebP (AVI or WAV)"),
+    (b"\x1a\x45\xdf\xa3", 0, "Matroska or WebM video"),
+    (b"\x00\x00\x01\xba", 0, "MPEG program stream video"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", 0, "Windows Media video (ASF)"),
+    (b"FLV\x01", 0, "Flash video (FLV)"),
     (b"gimp xcf", 0, "GIMP XCF"),
     (b"\x76\x2f\x31\x01", 0, "OpenEXR"),
     (b"#?RADIANCE", 0, "Radiance HDR"),
@@ -152,8 +183,6 @@ def detect(head: bytes) -> ImageFormat:
         if fmt.sniff(head):
             return fmt.load()
     for magic, offset, name in _UNSUPPORTED:
-        if magic == b"BM" and head[6:10] != b"\0\0\0\0":
-            continue
         if head[offset : offset + len(magic)] == magic:
             raise UnsupportedFormat(f"unsupported format: {name}")
     if head[4:8] == b"ftyp":
@@ -162,6 +191,16 @@ def detect(head: bytes) -> ImageFormat:
     if head.lstrip().startswith((b"<svg", b"<?xml")) and b"<svg" in head:
         raise UnsupportedFormat("unsupported format: SVG")
     raise NotAnImage(f"not an image: {_describe(head)}")
+
+
+def streamed_loader(head: bytes) -> Callable[[int, int], mmap.mmap] | None:
+    """How to read a file of a streamed format (a video), by its first bytes; None: whole
+    (and a file that is no known format is read whole, to be refused for its reason)."""
+    try:
+        fmt = detect(head)
+    except InputError:
+        return None
+    return fmt.load if fmt.streamed else None
 
 
 def _describe(head: bytes) -> str:

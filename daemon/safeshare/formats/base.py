@@ -8,12 +8,14 @@ nothing: the verifier relies on exactly that.
 
 from __future__ import annotations
 
+import mmap
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from safeshare.binary import Buffer, Part
+from safeshare.binary import Buffer, Piece
 from safeshare.findings import Findings
 from safeshare.pillow_reading import Source, full_decode
 
@@ -26,6 +28,7 @@ class CleanOptions:
     jpeg_quality: int = 95
     max_pixels: int = 200_000_000
     path: Path | None = None  # the file being cleaned: the decoder worker reads it itself
+    source_fd: int | None = None  # a streamed file, open: its media data is copied from it
 
 
 @dataclass
@@ -41,7 +44,7 @@ class Inspection:
 class Cleaned:
     """A clean output, as parts to be written in order, and what was removed to get it."""
 
-    parts: list[Part]
+    parts: Sequence[Piece]  # pieces of a streamed input (binary.Span) only for videos
     format: str
     findings: Findings
     orientation: int = 1
@@ -51,6 +54,9 @@ class Cleaned:
     mode: str | None = None
     notes: list[str] = field(default_factory=list)
     frames: int | None = None  # frames/pages kept, when it can differ from the input's
+    # For formats Pillow cannot read: what the output must hold, worked out from the input
+    # by `clean` (e.g. a digest of the kept media data), which `reread` checks.
+    reference: bytes | None = None
 
 
 ORIENTATION = 0x0112
@@ -64,11 +70,15 @@ class ImageFormat(ABC):
     name: ClassVar[str]
     canonical_suffix: ClassVar[str]  # the extension a renamed (neutral) copy gets
     lossless: ClassVar[bool] = True
+    # A still picture the vision step can look at (faces, text, codes); videos are not.
+    picture: ClassVar[bool] = True
+    # Read by `load` (only what the cleaner needs, however large the file) instead of whole.
+    streamed: ClassVar[bool] = False
     # How the verifier reads an output of this format with Pillow: the format name Pillow
     # reports, whether its headers are read here (pure Python) or in the decoder worker
     # (C decoders), the `info` keys that describe pixels, colour, timing or resolution,
     # and the EXIF tags that may remain (the one Orientation tag we write).
-    pillow_name: ClassVar[str]
+    pillow_name: ClassVar[str]  # "" when Pillow cannot read the format: `reread` replaces it
     in_process: ClassVar[bool] = False
     allowed_info: ClassVar[frozenset[str]] = frozenset()
     exif_allowed: ClassVar[frozenset[int]] = frozenset({ORIENTATION})
@@ -80,6 +90,22 @@ class ImageFormat(ABC):
     @abstractmethod
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         """Rebuild `data` from its allowed parts; raises an InputError if it cannot."""
+
+    def load(self, fd: int, size: int) -> mmap.mmap:
+        """For a streamed format: a map of `size` bytes holding what `inspect` and `clean`
+        read of the open file `fd` (unread pages are zeros and take no memory)."""
+        raise NotImplementedError(f"{self.name} is read whole")
+
+    def reads_with_pillow(self, cleaned: Cleaned) -> bool:
+        """Whether the verifier reads this output with Pillow (`pillow_name`); when not,
+        `reread` is its second reading. TIFF decides per file."""
+        return bool(self.pillow_name)
+
+    def reread(self, output: Buffer, cleaned: Cleaned) -> str | None:
+        """The second, independent reading of an output, for formats Pillow cannot read
+        (`pillow_name` ""): code apart from `clean` that reads `output` on its own and
+        checks it against `cleaned` (its `reference`). The problem found, or None."""
+        raise NotImplementedError(f"{self.name}: no second reading of its outputs")
 
 
 def source_of(data: Buffer, options: CleanOptions) -> Source:

@@ -14,6 +14,7 @@ from safeshare.binary import Buffer
 from safeshare.errors import CorruptImage
 from safeshare.findings import Finding, Findings, Kind
 from safeshare.formats.isobmff import Box, boxes
+from safeshare.formats.video_telemetry import gopro_box
 from safeshare.metadata import xmp
 
 UserData = Finding
@@ -25,6 +26,9 @@ _NAMED = {
     "location.iso6709": (Kind.GPS, "location"),
     "mak": (Kind.DEVICE, "camera make"),
     "make": (Kind.DEVICE, "camera make"),
+    "manufacturer": (Kind.DEVICE, "camera make"),
+    "content.identifier": (Kind.SERIAL, "Live Photo pairing identifier"),
+    "location.name": (Kind.PLACE, "place name"),
     "mod": (Kind.DEVICE, "camera model"),
     "model": (Kind.DEVICE, "camera model"),
     "day": (Kind.TIMESTAMP, "creation date"),
@@ -35,18 +39,18 @@ _NAMED = {
 }
 
 
-def read_user_data(data: Buffer, box: Box) -> list[UserData]:
+def read_user_data(data: Buffer, box: Box, where: str = WHERE) -> list[UserData]:
     found = Findings()
     try:
-        _read(data, box, found, 0)
+        _read(data, box, found, 0, where)
     except CorruptImage:
-        found.add(Kind.OTHER, "unreadable user data", box.type, WHERE)
+        found.add(Kind.OTHER, "unreadable user data", box.type, where)
     if not found:
-        found.add(Kind.OTHER, "user data", box.type, WHERE)
+        found.add(Kind.OTHER, "user data", box.type, where)
     return list(found)
 
 
-def _read(data: Buffer, box: Box, found: Findings, depth: int) -> None:
+def _read(data: Buffer, box: Box, found: Findings, depth: int, where: str) -> None:
     if depth > MAX_DEPTH:
         return
     body = box.body + 4 if box.type == "meta" and _is_full_meta(data, box) else box.body
@@ -55,20 +59,22 @@ def _read(data: Buffer, box: Box, found: Findings, depth: int) -> None:
     for child in children:
         kind, payload = child.type, bytes(data[child.body : child.end])
         if kind == "meta":
-            _read(data, child, found, depth + 1)
+            _read(data, child, found, depth + 1, where)
         elif kind == "keys":
             keys = _keys(payload)
         elif kind == "ilst":
-            _ilst(data, child, keys, found)
+            _ilst(data, child, keys, found, where)
         elif kind == "loci":
-            found.add(Kind.GPS, "location", _loci(payload), WHERE)
+            found.add(Kind.GPS, "location", _loci(payload), where)
         elif kind == "XMP_":
-            found.extend(xmp.read_xmp(payload, "HEIF moov XMP").findings)
+            found.extend(xmp.read_xmp(payload, where.replace("user data", "XMP")).findings)
         elif kind.startswith("\xa9"):
-            _named(kind[1:].lower(), _quicktime_string(payload), found)
+            _named(kind[1:].lower(), _quicktime_string(payload), found, where)
+        elif gopro_box(kind, payload, found, where):
+            pass
         elif kind not in ("hdlr", "free", "skip"):
             name = kind.encode("ascii", "backslashreplace").decode()
-            found.add(Kind.OTHER, "user data", f"'{name}'", WHERE)
+            found.add(Kind.OTHER, "user data", f"'{name}'", where)
 
 
 def _is_full_meta(data: Buffer, box: Box) -> bool:
@@ -76,12 +82,12 @@ def _is_full_meta(data: Buffer, box: Box) -> bool:
     return box.body + 8 <= box.end and bytes(data[box.body + 4 : box.body + 8]) != b"hdlr"
 
 
-def _named(key: str, value: str, found: Findings) -> None:
+def _named(key: str, value: str, found: Findings, where: str) -> None:
     kind, what = next(((k, w) for suffix, (k, w) in _NAMED.items() if key.endswith(suffix)), (None, ""))
     if kind is None:
-        found.add(Kind.TEXT, f"movie text '{key}'", value, WHERE)
+        found.add(Kind.TEXT, f"movie text '{key}'", value, where)
     else:
-        found.add(kind, what, value, WHERE)
+        found.add(kind, what, value, where)
 
 
 def _quicktime_string(payload: bytes) -> str:
@@ -120,7 +126,7 @@ def _keys(payload: bytes) -> list[str]:
     return names
 
 
-def _ilst(data: Buffer, ilst: Box, keys: list[str], found: Findings) -> None:
+def _ilst(data: Buffer, ilst: Box, keys: list[str], found: Findings, where: str) -> None:
     for item in boxes(data, ilst.body, ilst.end, top=True):
         index = int.from_bytes(item.type.encode("latin-1"), "big")
         name = keys[index - 1] if 0 < index <= len(keys) else item.type.lstrip("\xa9")
@@ -128,4 +134,4 @@ def _ilst(data: Buffer, ilst: Box, keys: list[str], found: Findings) -> None:
         for inner in boxes(data, item.body, item.end, top=True):
             if inner.type == "data" and inner.body + 8 <= inner.end:
                 value = bytes(data[inner.body + 8 : inner.end]).decode("utf-8", "replace")
-        _named(name.lower(), value, found)
+        _named(name.lower(), value, found, where)

@@ -6,6 +6,11 @@ GeoTIFF, XMP, IPTC, Photoshop data, sub-images and reduced-resolution pages are 
 Files the rewrite cannot express (old-style JPEG compression, strips past the end) are
 re-encoded losslessly, then laid out as the rewrite lays out files: a clean copy cleaned
 again stays byte for byte the same.
+
+Pages whose sample layout Pillow cannot read (packed 10/12/14-bit, 16/24/64-bit float, float
+RGB, 64-bit integers) are rewritten the same way, and their copy is checked by a reading of
+our own instead of Pillow's (tiff_reread: the tags and image data must be the input's);
+layouts that are not a grey or RGB picture in a lossless compression stay refused.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from safeshare import isolation
 from safeshare.binary import Buffer, Part
 from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.findings import Findings, Kind
+from safeshare.formats import tiff_reread
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection, source_of
 from safeshare.formats.tiff_tags import check_tags, trim_chunks
 from safeshare.metadata.exif import ExifReport, ExifWalker
@@ -112,6 +118,8 @@ class Tiff(ImageFormat):
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         layout = parse(data)
+        if not _pillow_reads(layout):
+            return self._clean_unread(layout)
         if layout.reencode:
             from safeshare.formats import reencode  # Pillow's encoders: only for re-encoding
 
@@ -123,6 +131,35 @@ class Tiff(ImageFormat):
             )
         pages = len(layout.pages)
         return Cleaned(write(layout), self.name, layout.findings, layout.orientation, frames=pages)
+
+    def _clean_unread(self, layout: Layout) -> Cleaned:
+        """A file with a page Pillow cannot read: rewritten as any other, and described in
+        `reference` for `reread`. Refused when a page is no picture we accept, or damaged
+        (Pillow cannot re-encode it)."""
+        for page in layout.pages:
+            problem = tiff_reread.refusal(_layout_values(layout.reader, page))
+            if problem:
+                raise UnsupportedFormat(problem)
+        if layout.reencode:
+            raise CorruptImage("TIFF image data runs past the end of the file (and cannot be re-encoded)")
+        pages = len(layout.pages)
+        return Cleaned(
+            write(layout),
+            self.name,
+            layout.findings,
+            layout.orientation,
+            frames=pages,
+            reference=reference(layout),
+        )
+
+    def reads_with_pillow(self, cleaned: Cleaned) -> bool:
+        """Whether the verifier reads this output with Pillow; otherwise with `reread`."""
+        return cleaned.reference is None
+
+    def reread(self, output: Buffer, cleaned: Cleaned) -> str | None:
+        if cleaned.reference is None:
+            return "the clean copy has no reference to check it against"
+        return tiff_reread.reread(output, cleaned.reference, cleaned.frames, cleaned.orientation, STRUCTURAL)
 
 
 def parse(data: Buffer) -> Layout:
@@ -152,6 +189,42 @@ def parse(data: Buffer) -> Layout:
         raise CorruptImage("no full-resolution image in the TIFF file")
     orientation = orientation if 1 <= orientation <= 8 else 1
     return Layout(reader, pages, report.findings, orientation, reencode)
+
+
+def _layout_values(reader: TiffReader, page: Page) -> dict[int, tuple[int, ...]]:
+    """The integer tags that say how a page's samples are laid out."""
+    return {tag: reader.ints(entry) for tag, entry in page.entries.items() if tag in _SAMPLE_TAGS}
+
+
+_SAMPLE_TAGS = frozenset({258, 259, 262, 266, 277, 284, 317, 338, 339})
+
+
+def _pillow_reads(layout: Layout) -> bool:
+    little = layout.reader.endian == "<"
+    return all(tiff_reread.pillow_reads(little, _layout_values(layout.reader, p)) for p in layout.pages)
+
+
+def reference(layout: Layout) -> bytes:
+    """What each page of the copy must hold (tiff_reread.digest_page), from the kept input
+    values: the tags as `write` keeps them, the strips or tiles as they are cut."""
+    r = layout.reader
+    out = bytearray()
+    for page in layout.pages:
+        tags: dict[int, tiff_reread.TagValue] = {}
+        for tag, entry in page.entries.items():
+            if tag in page.replaced:
+                tags[tag] = tiff_reread.tag_value("raw", 7, None, page.replaced[tag])
+            elif tag == OFFSETS_TO_COUNTS[page.offsets_tag]:
+                tags[tag] = ("i", tuple(length for _, length in page.chunks))
+            elif tag == ORIENTATION:
+                tags[tag] = ("i", (r.first_int(entry),))
+            elif entry.type in tiff_reread.INT_TYPES:
+                tags[tag] = ("i", r.ints(entry))
+            else:
+                tags[tag] = ("raw", entry.type, r.raw(entry))
+        chunks = (r.data[start : start + length] for start, length in page.chunks)
+        out += tiff_reread.digest_page(tags, chunks)
+    return bytes(out)
 
 
 def _our_layout(encoded: bytes) -> list[Part]:

@@ -9,6 +9,7 @@ EXIF (resource 0x0422), so the two readers call each other and share one module.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from safeshare.findings import Finding, Findings, Kind
 from safeshare.metadata import exif_tags as tags
 from safeshare.metadata import iptc
 from safeshare.metadata.embedded import describe_image_blob, human_size
+from safeshare.metadata.exif_apple import apple_ids
 from safeshare.metadata.exif_gps import walk_gps
 from safeshare.metadata.tiff_ifd import Entry, Ifd, TiffReader
 from safeshare.metadata.values import decode_text, valid_orientation
@@ -213,6 +215,8 @@ class ExifWalker:
     def classify(self, tag: int, entry: Entry, exif_section: bool) -> None:
         if tag == tags.MAKER_NOTE:
             self.found.add(Kind.MAKER_NOTES, "maker notes", human_size(entry.size), self.where)
+            with contextlib.suppress(CorruptImage):
+                apple_ids(self.r.raw(entry), self.found, self.where)
         elif tag in tags.SENSITIVE:
             kind, what = tags.SENSITIVE[tag]
             value = self.value_text(entry)

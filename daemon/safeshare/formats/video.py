@@ -1,0 +1,255 @@
+"""MP4, MOV, M4V and 3GP movies, cleaned losslessly: the container rebuilt by allowlist.
+
+The output is the file type box, the movie header rebuilt (video_write.py), and one media
+data box holding the kept tracks' chunks, copied byte for byte in their original order;
+the movie header stays before or after the media data as the input had it. Media data
+that no video or audio track uses (telemetry samples interleaved with the frames, gaps)
+is not copied. Fragmented files keep their fragments as they are when every fragment is
+about kept tracks (their explicit base offsets moved with them), and are refused when
+one carries another track, rather than published with it.
+
+The verifier's second reading (`reread`, video_reread.py) walks the output's own sample
+tables and checks that every kept sample holds the bytes it held in the input.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import mmap
+import struct
+from dataclasses import dataclass, field
+
+from safeshare.binary import Buffer, Piece, Span
+from safeshare.errors import CorruptImage, Truncated, UnsupportedFormat
+from safeshare.findings import Findings, Kind
+from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
+from safeshare.formats.isobmff import Box, boxes
+from safeshare.formats.video_load import EDGE
+from safeshare.formats.video_tracks import Track, children, read_tracks
+
+LIMIT_32 = 0xFFFFFFFF
+FRAGMENT_BOXES = frozenset({"moof", "mdat", "styp"})
+
+
+@dataclass
+class Movie:
+    top: list[Box]
+    moov: Box
+    tracks: list[Track]
+    fragments: list[Box] = field(default_factory=list)  # moof/mdat/styp from the first moof on
+
+    @property
+    def kept(self) -> list[Track]:
+        return [t for t in self.tracks if t.kept]
+
+
+def parse(data: Buffer) -> Movie:
+    top = boxes(data, 0, len(data), top=True)
+    if not top:
+        raise CorruptImage("corrupt video: no boxes")
+    movies = [b for b in top if b.type == "moov"]
+    if not movies:
+        raise Truncated("truncated or corrupt video: no movie header ('moov')")
+    if len(movies) > 1:
+        raise CorruptImage("corrupt video: two movie headers")
+    first_moof = next((i for i, b in enumerate(top) if b.type == "moof"), len(top))
+    fragments = [b for b in top[first_moof:] if b.type in FRAGMENT_BOXES]
+    return Movie(top, movies[0], read_tracks(data, movies[0]), fragments)
+
+
+def chunk_list(data: Buffer, movie: Movie) -> list[tuple[int, int, int, int]]:
+    """Every kept chunk as (offset, length, track index, chunk index), in file order,
+    each checked to lie inside a media data box and to overlap no other."""
+    mdats = sorted((b.body, b.end) for b in movie.top if b.type == "mdat")
+    starts = [s for s, _ in mdats]
+    found = []
+    for ti, track in enumerate(movie.kept):
+        for ci, (offset, length) in enumerate(track.chunks):
+            if length:
+                found.append((offset, length, ti, ci))
+    found.sort()
+    previous_end = 0
+    for offset, length, _, _ in found:
+        i = bisect.bisect_right(starts, offset) - 1
+        if i < 0 or offset + length > mdats[i][1]:
+            if offset + length > len(data):
+                raise Truncated("truncated video: its media data runs past the end of the file")
+            raise CorruptImage("corrupt video: media data outside the media data box")
+        if offset < previous_end:
+            raise UnsupportedFormat("unsupported video: two tracks share the same media data")
+        previous_end = offset + length
+    return found
+
+
+def unused_media(movie: Movie, chunks: list[tuple[int, int, int, int]]) -> int:
+    """Bytes in the media data boxes before the fragments that no kept chunk uses."""
+    total = sum(b.end - b.body for b in movie.top if b.type == "mdat" and b not in movie.fragments)
+    return total - sum(length for _, length, _, _ in chunks)
+
+
+def media_digest(data: Buffer, tracks: list[Track], fragments: list[tuple[int, int]]) -> bytes:
+    """What the output must hold, and where: each kept track's chunks in order, by length
+    and by their first and last bytes (a chunk out of place shows at its edges; its middle
+    is the kernel's copy of the same range), then the fragments' media data likewise."""
+    digest = hashlib.sha256()
+    for track in tracks:
+        digest.update(struct.pack(">I4sI", track.id, track.handler.encode("latin-1"), track.samples))
+        for offset, length in track.chunks:
+            digest.update(edges(data, offset, length))
+    for offset, length in fragments:
+        digest.update(edges(data, offset, length))
+    return digest.digest()
+
+
+def edges(data: Buffer, offset: int, length: int) -> bytes:
+    """A chunk as the digest sees it: its length, and its first and last EDGE bytes."""
+    head = struct.pack(">Q", length)
+    if length <= 2 * EDGE:
+        return head + bytes(data[offset : offset + length])
+    return head + bytes(data[offset : offset + EDGE]) + bytes(data[offset + length - EDGE : offset + length])
+
+
+def _mdat(length: int) -> bytes:
+    if length + 8 > LIMIT_32:
+        return struct.pack(">I4sQ", 1, b"mdat", length + 16)
+    return struct.pack(">I4s", length + 8, b"mdat")
+
+
+class Mp4(ImageFormat):
+    name = "MP4"
+    canonical_suffix = ".mp4"
+    pillow_name = ""  # Pillow reads no video: `reread` is the second reading
+    picture = False  # what a video shows is not looked at (the vision step reads pictures)
+    streamed = True  # media data is copied file to file, never read into memory
+
+    def load(self, fd: int, size: int) -> mmap.mmap:
+        from safeshare.formats.video_load import load
+
+        return load(fd, size)
+
+    def inspect(self, data: Buffer) -> Inspection:
+        from safeshare.formats import video_inspect
+
+        movie = parse(data)
+        found = Findings()
+        video_inspect.top_level(data, movie.top, found)
+        video_inspect.movie(data, movie.moov, movie.tracks, found)
+        if not movie.kept:
+            return Inspection(found)
+        unused = unused_media(movie, chunk_list(data, movie))
+        if unused > 0:
+            what = "media data no video or audio track uses"
+            found.add(Kind.OTHER, what, f"{unused} bytes", "video media data")
+        return Inspection(found)
+
+    def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
+        from safeshare.formats import video_write
+
+        movie = parse(data)
+        findings = self.inspect(data).findings
+        kept = movie.kept
+        if not kept:
+            raise UnsupportedFormat("unsupported video: it has no video or audio track")
+        ids = {t.id for t in kept}
+        chunks = chunk_list(data, movie)
+        total = sum(length for _, length, _, _ in chunks)
+        ftyp = bytes(data[movie.top[0].start : movie.top[0].end]) if movie.top[0].type == "ftyp" else b""
+        index = movie.top.index
+        moov_first = all(index(movie.moov) < index(b) for b in movie.top if b.type == "mdat")
+        header = len(_mdat(total)) if chunks else 0
+
+        def build(wide: bool, start: int) -> bytes:
+            offsets: list[list[int]] = [[0] * len(t.chunks) for t in kept]
+            position = start
+            for _, length, ti, ci in chunks:
+                offsets[ti][ci] = position
+                position += length
+            for ti, t in enumerate(kept):  # an empty chunk keeps its place relative to the data
+                for ci, (_, length) in enumerate(t.chunks):
+                    if not length:
+                        offsets[ti][ci] = start
+            return video_write.movie(data, movie.moov, zip(kept, offsets, strict=True), wide, ids)
+
+        if moov_first:
+            size = len(build(False, 0))
+            wide = len(ftyp) + size + header + total > LIMIT_32
+            size = len(build(wide, 0))
+            moov = build(wide, len(ftyp) + size + header)
+        else:
+            wide = len(ftyp) + header + total > LIMIT_32
+            moov = build(wide, len(ftyp) + header)
+        media: list[Piece] = [_mdat(total)] if chunks else []
+        media += _ranges(data, chunks, options.source_fd)
+        parts: list[Piece] = [ftyp, moov, *media] if moov_first else [ftyp, *media, moov]
+        placed = sum(len(p) for p in parts)
+        parts += self._fragments(data, movie, ids, placed, options.source_fd)
+        in_fragments = [(b.body, b.end - b.body) for b in movie.fragments if b.type == "mdat"]
+        reference = media_digest(data, kept, in_fragments)
+        return Cleaned([p for p in parts if len(p)], self.name, findings, reference=reference)
+
+    def _fragments(
+        self, data: Buffer, movie: Movie, ids: set[int], placed: int, fd: int | None
+    ) -> list[Piece]:
+        parts: list[Piece] = []
+        for b in movie.fragments:
+            if b.type == "moof":
+                parts.append(_fragment(data, b, ids, placed - b.start))
+            elif b.type == "mdat" and fd is not None:
+                parts += [bytes(data[b.start : b.body]), Span(fd, b.body, b.end - b.body)]
+            else:
+                parts.append(memoryview(data)[b.start : b.end])
+            placed += b.end - b.start
+        return parts
+
+    def reread(self, output: Buffer, cleaned: Cleaned) -> str | None:
+        from safeshare.formats.video_reread import reread
+
+        return reread(output, cleaned.reference)
+
+
+class QuickTime(Mp4):
+    name = "QuickTime"
+    canonical_suffix = ".mov"
+
+
+def _ranges(data: Buffer, chunks: list[tuple[int, int, int, int]], fd: int | None) -> list[Piece]:
+    """The kept chunks, neighbours joined: ranges of the open input `fd` (a streamed file,
+    copied file to file), else views of `data`."""
+    ranges: list[list[int]] = []
+    for offset, length, _, _ in chunks:
+        if ranges and ranges[-1][1] == offset:
+            ranges[-1][1] = offset + length
+        else:
+            ranges.append([offset, offset + length])
+    if fd is not None:
+        return [Span(fd, start, end - start) for start, end in ranges]
+    view = memoryview(data)
+    return [view[start:end] for start, end in ranges]
+
+
+def _fragment(data: Buffer, moof: Box, ids: set[int], shift: int) -> bytes:
+    """A movie fragment kept as it is when all of it is about kept tracks (explicit base
+    offsets moved by `shift`); refused when it carries another track or protected media."""
+    raw = bytearray(data[moof.start : moof.end])
+    for traf in children(data, moof):
+        if traf.type == "mfhd":
+            continue
+        if traf.type != "traf":
+            raise UnsupportedFormat(f"unsupported video: a fragment holding a '{traf.type}' box")
+        for inner in children(data, traf):
+            if inner.type == "tfhd":
+                if inner.body + 8 > inner.end:
+                    raise Truncated("truncated fragment header")
+                flags, track_id = struct.unpack_from(">II", data, inner.body)
+                if track_id not in ids:
+                    raise UnsupportedFormat(
+                        "unsupported video: a fragmented video with a track that is not video or audio"
+                    )
+                if flags & 1 and shift:
+                    at = inner.body + 8 - moof.start
+                    (base,) = struct.unpack_from(">Q", raw, at)
+                    struct.pack_into(">Q", raw, at, base + shift)
+            elif inner.type not in ("tfdt", "trun", "sbgp", "sgpd", "subs"):
+                raise UnsupportedFormat(f"unsupported video: a fragment holding a '{inner.type}' box")
+    return bytes(raw)
