@@ -270,3 +270,138 @@ def test_safeshare_clean_does_not_refuse_bmp(tmp_path: Path) -> None:
     published = (out / "photo.bmp").read_bytes()
     assert b"alice" not in published
     assert decoded(published)[:3] == decoded(source.read_bytes())[:3]
+
+
+MARK = b"LEAKGPS+48.8584+002.2945/SN123"
+
+
+def raw_bmp(width: int, height: int, bits: int, rows: bytes, palette: bytes = b"") -> bytes:
+    colours = len(palette) // 4
+    header = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 0, len(rows), 2835, 2835, colours, 0)
+    return assemble(header, palette, rows)
+
+
+def pixel_array(data: bytes) -> bytes:
+    return data[struct.unpack_from("<I", data, 10)[0] :]
+
+
+def test_row_padding_is_zeroed_and_reported() -> None:
+    rows = b"".join(b"\x10\x20\x30" + MARK[i : i + 1] for i in range(len(MARK)))  # 1 pad byte a row
+    data = raw_bmp(1, len(MARK), 24, rows)
+    found = Bmp().inspect(data).findings
+    assert [(f.kind, f.what, f.value) for f in found] == [
+        (Kind.OTHER, "data hidden in the row padding", "30 bytes")
+    ]
+    out = clean(data)
+    assert MARK[:4] not in out and pixel_array(out) == b"\x10\x20\x30\0" * len(MARK)
+    assert_same_picture(data, out)
+
+
+def test_bits_after_the_last_pixel_of_a_row_are_padding() -> None:
+    palette = b"\0\0\0\0\xff\xff\xff\0"
+    rows = b"\xbf\xff\xff\xff" + b"\xa0\0\0\0"  # 3 pixels of 1 bit: 5 bits and 3 bytes of padding
+    data = raw_bmp(3, 2, 1, rows, palette)
+    assert [f.what for f in Bmp().inspect(data).findings] == ["data hidden in the row padding"]
+    out = clean(data)
+    assert pixel_array(out) == b"\xa0\0\0\0\xa0\0\0\0"
+    assert_same_picture(data, out)
+
+
+def test_the_x_byte_of_32_bit_pixels_is_zeroed_and_reported() -> None:
+    pixels = b"".join(b"\x10\x20\x30" + MARK[i : i + 1] for i in range(len(MARK)))
+    data = raw_bmp(len(MARK), 1, 32, pixels)
+    assert decoded(data)[1] == "RGB"
+    found = Bmp().inspect(data).findings
+    assert [(f.kind, f.what) for f in found] == [(Kind.OTHER, "data hidden in the pixels' unused bits")]
+    out = clean(data)
+    assert pixel_array(out) == b"\x10\x20\x30\0" * len(MARK)
+    assert_same_picture(data, out)
+
+
+@pytest.mark.parametrize("masks", [None, (0x7C00, 0x3E0, 0x1F)])
+def test_the_top_bit_of_16_bit_555_pixels_is_zeroed(masks: tuple[int, int, int] | None) -> None:
+    width, height = 5, 3  # 10 bytes a row, 2 of them padding
+    rows = b"".join(
+        struct.pack("<5H", *((x * 977 + y * 131) | 0x8000 for x in range(5))) + b"\0\0" for y in range(3)
+    )
+    if masks is None:
+        data = raw_bmp(width, height, 16, rows)
+    else:
+        data = assemble(info(width, height, 16, 3), struct.pack("<III", *masks), rows)
+    assert [f.what for f in Bmp().inspect(data).findings] == ["data hidden in the pixels' unused bits"]
+    out = clean(data)
+    assert all(b < 0x80 for b in pixel_array(out)[1::2])
+    assert_same_picture(data, out)
+
+
+def test_pixels_using_every_bit_are_kept_as_they_are() -> None:
+    width, height = 5, 3
+    rows = b"".join(struct.pack("<5H", *(0xFFFF - x * 977 - y for x in range(5))) + b"\0\0" for y in range(3))
+    data = assemble(info(width, height, 16, 3), struct.pack("<III", 0xF800, 0x7E0, 0x1F), rows)  # 5-6-5
+    assert Bmp().inspect(data).findings.items == []
+    assert pixel_array(clean(data)) == pixel_array(data)
+    alpha = v5(SRGB, b"", True)  # 32-bit, the fourth byte is alpha (the mask says so)
+    assert decoded(alpha)[1] == "RGBA"
+    assert Bmp().inspect(alpha).findings.items == []
+    assert pixel_array(clean(alpha)) == pixel_array(alpha)
+
+
+def test_32_bit_masks_without_alpha_leave_a_byte_that_is_zeroed() -> None:
+    width, height = 9, 7
+    header = bytearray(info(width, height, 32, 3, 124))
+    struct.pack_into("<I", header, 52, 0)  # no alpha mask: BGRX
+    data = assemble(bytes(header), b"", rows32(width, height))
+    assert decoded(data)[1] == "RGB"
+    assert [f.what for f in Bmp().inspect(data).findings] == ["data hidden in the pixels' unused bits"]
+    out = clean(data)
+    assert not any(pixel_array(out)[3::4])
+    assert_same_picture(data, out)
+
+
+def test_a_large_array_is_rewritten_from_the_first_row_that_changes() -> None:
+    width, height = 1001, 1200  # 3004 bytes a row, 1 of padding: several chunks
+    row = bytes(range(256)) * 11 + bytes(range(187)) + b"\0"
+    rows = bytearray(row * height)
+    rows[1100 * 3004 + 3003] = rows[1199 * 3004 + 3003] = 0x41  # the padding of rows 1100, 1199
+    data = raw_bmp(width, height, 24, bytes(rows))
+    assert [f.value for f in Bmp().inspect(data).findings] == ["2 bytes"]
+    out = clean(data)
+    assert pixel_array(out) == row * height
+    assert_same_picture(data, out)
+    clean_data = raw_bmp(width, height, 24, row * height)
+    cleaned = Bmp().clean(clean_data, CleanOptions())
+    assert cleaned.findings.items == [] and isinstance(cleaned.parts[-1], memoryview)
+    assert cleaned.parts[-1].obj is clean_data  # a clean array is not copied
+
+
+def test_palette_entries_no_pixel_uses_are_kept() -> None:
+    """A colour table is part of the picture (editors keep and reuse its colours): unused
+    entries are kept as they are, without a finding (see docs/decisions.md)."""
+    palette = b"\0\0\0\0" + b"".join(MARK[i : i + 3].ljust(3, b"\0") + b"\0" for i in range(0, 30, 3))
+    palette = palette.ljust(1024, b"\0")
+    data = raw_bmp(4, 4, 8, bytes(16), palette)
+    assert Bmp().inspect(data).findings.items == []
+    out = clean(data)
+    assert out == data
+    assert_same_picture(data, out)
+
+
+@pytest.mark.parametrize("space", [SRGB, b" niW", LINKED])
+def test_endpoints_and_gamma_are_zeroed_unless_calibrated(space: bytes) -> None:
+    payload = PATH if space == LINKED else b""
+    data = bytearray(v5(space, payload, False))
+    data[14 + 60 : 14 + 108] = MARK.ljust(36, b"\0") + b"GPS1GPS2GPS3"
+    found = Bmp().inspect(bytes(data)).findings
+    assert "bytes hidden in the BMP header's unused colour fields" in [f.what for f in found]
+    out = clean(bytes(data))
+    assert out[14 + 60 : 14 + 108] == bytes(48) and b"GPS" not in out
+    assert_same_picture(bytes(data), out)
+
+
+def test_calibrated_endpoints_and_gamma_are_kept() -> None:
+    data = bytearray(v5(b"\0\0\0\0", b"", False))
+    data[14 + 60 : 14 + 108] = struct.pack("<12I", *range(1, 13))
+    assert Bmp().inspect(bytes(data)).findings.items == []
+    out = clean(bytes(data))
+    assert out[14 + 60 : 14 + 108] == data[14 + 60 : 14 + 108]
+    assert_same_picture(bytes(data), out)

@@ -8,10 +8,14 @@ boxes built here around a stand-in codestream, always run."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import struct
 import subprocess
+import sys
+import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -20,7 +24,7 @@ from safeshare.batch import clean_one
 from safeshare.errors import CorruptImage, InputError, Truncated
 from safeshare.findings import Kind
 from safeshare.formats import CleanOptions, detect
-from safeshare.formats.jxl import FTYP, MAX_BOXES, SIGNATURE, JpegXl
+from safeshare.formats.jxl import FTYP, MAX_BOXES, MAX_INFLATED, SIGNATURE, JpegXl
 from safeshare.pipeline import Pipeline, Settings, Status
 from tests.conftest import json_lines, run_cli
 from tests.helpers import CORPUS, exiftool_read, require_exiftool
@@ -28,6 +32,7 @@ from tests.helpers import CORPUS, exiftool_read, require_exiftool
 CJXL, DJXL = shutil.which("cjxl"), shutil.which("djxl")
 STREAM = b"\xff\x0a" + bytes(range(256)) * 3  # stands in for a codestream: never decoded here
 SECRETS = (b"Canon", b"Alice Example", b"secret-comment-xyz", b"Nikon")
+HAVE_BROTLI = importlib.util.find_spec("brotli") is not None
 
 
 def box(kind: bytes, body: bytes) -> bytes:
@@ -130,7 +135,10 @@ def test_a_recompressed_jpeg_loses_its_reconstruction_data(tmp_path: Path) -> No
     assert b"jxlp" in data and b"jbrd" in data and b"secret-comment-xyz" in data
     found = JpegXl().inspect(data).findings
     assert Kind.HISTORY in found.kinds()
-    assert any(f.where == "JPEG XL brob" for f in found)
+    if HAVE_BROTLI:  # the compressed EXIF is read: it names the camera
+        assert ("camera", "Nikon") in {(f.what, f.value) for f in found if f.kind is Kind.DEVICE}
+    else:
+        assert any(f.where == "JPEG XL brob" and "may hold location" in f.what for f in found)
     out = joined(data)
     assert b"jxlp" not in out and b"jbrd" not in out
     for secret in SECRETS:
@@ -268,3 +276,97 @@ def test_hostile_box_sizes_never_crash() -> None:
 def test_detect_knows_both_forms() -> None:
     assert detect(STREAM[:64]).name == "JPEG XL"
     assert detect(container(box(b"jxlc", STREAM))[:64]).name == "JPEG XL"
+
+
+def gps_exif() -> bytes:
+    """An 'Exif' box body: no offset, then a TIFF block with a camera, a serial and a position."""
+    import piexif
+
+    tiff = piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: b"Canon", piexif.ImageIFD.Model: b"Canon EOS R5"},
+            "Exif": {piexif.ExifIFD.BodySerialNumber: b"SN123456"},
+            "GPS": {
+                piexif.GPSIFD.GPSLatitudeRef: b"N",
+                piexif.GPSIFD.GPSLatitude: ((48, 1), (51, 1), (30, 1)),
+                piexif.GPSIFD.GPSLongitudeRef: b"E",
+                piexif.GPSIFD.GPSLongitude: ((2, 1), (17, 1), (40, 1)),
+            },
+        }
+    )
+    return b"\0\0\0\0" + tiff[6:]  # piexif's block starts with the APP1 'Exif\0\0'
+
+
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    b"<dc:creator><rdf:Seq><rdf:li>Alice Example</rdf:li></rdf:Seq></dc:creator>"
+    b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+)
+
+
+def compressed(inner: bytes, body: bytes) -> bytes:
+    brotli = pytest.importorskip("brotli", minversion="1.2")
+    return box(b"brob", inner + brotli.compress(body))
+
+
+def test_compressed_exif_and_xmp_are_read_like_the_plain_boxes() -> None:
+    plain = JpegXl().inspect(container(box(b"jxlc", STREAM), box(b"Exif", gps_exif()), box(b"xml ", XMP)))
+    data = container(box(b"jxlc", STREAM), compressed(b"Exif", gps_exif()), compressed(b"xml ", XMP))
+    found = JpegXl().inspect(data).findings
+    assert {Kind.GPS, Kind.DEVICE, Kind.SERIAL, Kind.NAME} <= found.kinds()
+    assert [(f.kind, f.what, f.value) for f in found] == [(f.kind, f.what, f.value) for f in plain.findings]
+    assert all("(compressed)" in f.where for f in found)
+    out = joined(data)
+    assert out == container(box(b"jxlc", STREAM))
+
+
+def test_a_brotli_bomb_is_not_decompressed_past_the_bound() -> None:
+    data = container(box(b"jxlc", STREAM), compressed(b"Exif", bytes(4 * MAX_INFLATED)))
+    assert len(data) < 10_000
+    tracemalloc.start()
+    try:
+        found = JpegXl().inspect(data).findings
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_INFLATED + (8 << 20)
+    assert [(f.kind, f.what) for f in found] == [
+        (Kind.OTHER, "unreadable compressed EXIF (more than 16 MB decompressed)")
+    ]
+    assert joined(data) == container(box(b"jxlc", STREAM))
+
+
+def test_the_bound_holds_for_the_whole_file() -> None:
+    big = compressed(b"xml ", XMP + bytes(MAX_INFLATED * 3 // 4))  # read: most of the budget
+    data = container(box(b"jxlc", STREAM), big, compressed(b"Exif", gps_exif() + bytes(MAX_INFLATED // 2)))
+    whats = [f.what for f in JpegXl().inspect(data).findings]
+    assert "creator" in whats and whats[-1] == "unreadable compressed EXIF (more than 16 MB decompressed)"
+
+
+@pytest.mark.parametrize(
+    "payload,reason", [(b"\xff\xff\xff\xff", "not valid Brotli data"), (b"cut", "cut off")]
+)
+def test_broken_compressed_exif_is_reported_unreadable(payload: bytes, reason: str) -> None:
+    brotli = pytest.importorskip("brotli", minversion="1.2")
+    body = payload if payload != b"cut" else brotli.compress(gps_exif())[:-8]
+    data = container(box(b"jxlc", STREAM), box(b"brob", b"Exif" + body))
+    [finding] = JpegXl().inspect(data).findings
+    assert finding.what == f"unreadable compressed EXIF ({reason})" and finding.where == "JPEG XL brob"
+
+
+@pytest.mark.parametrize("module", [None, SimpleNamespace(Decompressor=object)])  # missing, before 1.2
+def test_without_brotli_the_finding_says_what_was_removed_unread(
+    monkeypatch: pytest.MonkeyPatch, module: object
+) -> None:
+    monkeypatch.setitem(sys.modules, "brotli", module)
+    data = container(
+        box(b"jxlc", STREAM), box(b"brob", b"Exif" + bytes(40)), box(b"brob", b"xml " + bytes(9))
+    )
+    found = JpegXl().inspect(data).findings
+    assert [(f.kind, f.what, f.value) for f in found] == [
+        (Kind.OTHER, "compressed EXIF (not read: may hold location, camera, time)", "40 bytes"),
+        (Kind.OTHER, "compressed XMP (not read: may hold location, names, time)", "9 bytes"),
+    ]
+    assert joined(data) == container(box(b"jxlc", STREAM))

@@ -34,15 +34,7 @@ IPHONE = CORPUS / "mov_with-gps.mov"
 
 
 def _clean(source: Path, out: Path) -> Result:
-    """Through the pipeline, as `clean` runs it: read, clean, stage, verify, publish."""
-    prepared = Pipeline(Settings()).prepare(source)
-    if isinstance(prepared, Result):
-        return prepared
-    ready = prepared.stage(OutputFolder(out), Path())
-    if isinstance(ready, Result):
-        return ready
-    result = ready.commit(source.name, replace=False)
-    assert result is not None
+    result: Result = vt.clean_in_process(source, out)
     return result
 
 

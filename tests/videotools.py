@@ -718,3 +718,20 @@ def frame_problems(source: Path, output: Path) -> list[str]:
             first = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), None)
             problems.append(f"{kind}: {len(want)} frames became {len(got)}, first difference at {first}")
     return problems
+
+
+def clean_in_process(source: Path, out: Path) -> Any:
+    """One file through the pipeline as `clean` runs it (read, clean, stage, verify,
+    publish), in this process: the Result (pipeline.Result), published or not."""
+    from safeshare.outdir import OutputFolder
+    from safeshare.pipeline import Pipeline, Result, Settings
+
+    prepared = Pipeline(Settings()).prepare(source)
+    if isinstance(prepared, Result):
+        return prepared
+    ready = prepared.stage(OutputFolder(out), Path())
+    if isinstance(ready, Result):
+        return ready
+    result = ready.commit(source.name, replace=False)
+    assert result is not None
+    return result

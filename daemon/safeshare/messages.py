@@ -122,7 +122,8 @@ def for_file(result: Result, detail: str = "full", place: PlaceLookup | None = N
     if result.already is not None:
         return Message(
             f"{noun} already cleaned: {name_of(result.source)}",
-            f"The same picture is already in {name_of(result.already.parent)} as {name_of(result.already)}.",
+            f"The same {'picture' if result.picture else 'video'} is already in "
+            f"{name_of(result.already.parent)} as {name_of(result.already)}.",
         )
     title = f"{noun} {'updated' if result.updated else 'cleaned'}: {name_of(result.source)}"
     phrases = removed_phrases(result.findings.items, detail, place)

@@ -1,14 +1,21 @@
-"""BMP: copy the pixel array byte for byte, rebuild the headers around it.
+"""BMP: copy the pixels, rebuild the headers around them.
 
 Kept: the info header (BITMAPCOREHEADER, BITMAPINFOHEADER, V2, V3, V4 or V5, resolution
-included), the colour masks, the palette (its unused fourth bytes zeroed) and the pixel
-array; bfOffBits, bfSize and biSizeImage are recomputed, so bytes between the headers and
-the pixels and after the pixels are dropped (reported as hidden or appended data). A V5
-header's linked profile is a file path (it often names the user): it is dropped and the
-header says sRGB. An embedded profile is reduced to its colour tags, as in other formats,
-and written after the pixel array. RLE data is kept up to where a decoder stops reading it
-(end of bitmap, or the last pixel), which must lie within its stated size. Refused: OS/2
-version 2 headers, JPEG or PNG inside BMP, and compressions the image library cannot read.
+included), the colour masks, the palette (its unused fourth bytes zeroed; colours no pixel
+uses are kept: the table is part of the picture) and the pixel array. An uncompressed pixel
+array is rewritten with what no reader decodes set to zero, each reported when it held
+anything: the padding at the end of each row (to 4 bytes, and the bits after the last pixel
+of a 1, 2 or 4-bit row) and the bits of each pixel outside its colour masks (the X byte of
+32-bit BI_RGB, the top bit of 16-bit 5-5-5); the values decoded are the same. A V4 or V5
+header's endpoints and gamma are zeroed unless it says LCS_CALIBRATED_RGB, the only colour
+space in which readers use them. bfOffBits, bfSize and biSizeImage are recomputed, so bytes
+between the headers and the pixels and after the pixels are dropped (reported as hidden or
+appended data). A V5 header's linked profile is a file path (it often names the user): it
+is dropped and the header says sRGB. An embedded profile is reduced to its colour tags, as
+in other formats, and written after the pixel array. RLE data (which has no padding) is
+kept up to where a decoder stops reading it (end of bitmap, or the last pixel), which must
+lie within its stated size. Refused: OS/2 version 2 headers, JPEG or PNG inside BMP, and
+compressions the image library cannot read.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ HEADERS = {12: "core", 40: "info", 52: "V2", 56: "V3", 108: "V4", 124: "V5"}
 RAW, RLE8, RLE4, BITFIELDS = 0, 1, 2, 3
 BITS = {1, 2, 4, 8, 16, 24, 32}
 SRGB, LINKED, EMBEDDED = 0x73524742, 0x4C494E4B, 0x4D424544  # bV5CSType: 'sRGB' 'LINK' 'MBED'
+CALIBRATED = 0  # LCS_CALIBRATED_RGB: the only colour space whose endpoints and gamma are read
+ENDPOINTS = slice(60, 108)  # CIEXYZTRIPLE bV4Endpoints and bV4GammaRed/Green/Blue
+CHUNK = 1 << 20  # pixel bytes rewritten at a time (whole rows)
 WHERE = "BMP"
 
 
@@ -35,7 +45,7 @@ class Layout:
     header: bytearray  # the info header, as it will be written
     masks: Part = b""  # BI_BITFIELDS masks after a 40-byte header
     palette: bytes = b""
-    pixels: memoryview = field(default_factory=lambda: memoryview(b""))
+    pixels: memoryview = field(default_factory=lambda: memoryview(b""))  # as they will be written
     profile: bytes | None = None  # embedded ICC profile to write after the pixels
     findings: Findings = field(default_factory=Findings)
 
@@ -51,7 +61,7 @@ class Bmp(ImageFormat):
         return Inspection(parse(data).findings, 1)
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
-        layout = parse(data, options.max_pixels)
+        layout = parse(data, options.max_pixels, rewrite=True)
         header = layout.header
         pixels_at = 14 + len(header) + len(layout.masks) + len(layout.palette)
         total = pixels_at + len(layout.pixels) + len(layout.profile or b"")
@@ -69,7 +79,9 @@ class Bmp(ImageFormat):
         return Cleaned([p for p in parts if len(p)], self.name, layout.findings)
 
 
-def parse(data: Buffer, max_pixels: int | None = None) -> Layout:
+def parse(data: Buffer, max_pixels: int | None = None, rewrite: bool = False) -> Layout:
+    """The parts of a BMP and what else it holds; `rewrite`: build the cleaned pixel array
+    (otherwise the pixels are only looked at, and `Layout.pixels` may still hold them)."""
     if data[:2] != b"BM":
         raise CorruptImage("not a BMP file (bad signature)")
     if len(data) < 18:
@@ -111,10 +123,15 @@ def parse(data: Buffer, max_pixels: int | None = None) -> Layout:
         raise CorruptImage("corrupt: the BMP pixel data overlaps its headers")
     covered = [(0, pos), (pixels_at, pixels_at + _pixel_bytes(data, pixels_at, layout, size_image))]
     layout.pixels = view(data, pixels_at, covered[1][1])
+    if compression in (RAW, BITFIELDS):
+        layout.pixels = _scrub(layout, width, rows, bits, _unused_bits(layout, bits, compression), rewrite)
     if size == 124:
         covered += _profile(data, layout)
     elif size == 108 and u32le(header, 56, "BMP colour space") in (LINKED, EMBEDDED):
         struct.pack_into("<I", header, 56, SRGB)  # a V4 header cannot hold a profile
+    if size >= 108 and u32le(header, 56, "BMP colour space") != CALIBRATED and any(header[ENDPOINTS]):
+        layout.findings.add(Kind.OTHER, "bytes hidden in the BMP header's unused colour fields", "", WHERE)
+        header[ENDPOINTS] = bytes(ENDPOINTS.stop - ENDPOINTS.start)
     _uncovered(data, covered, layout.findings)
     return layout
 
@@ -195,6 +212,77 @@ def _rle_length(data: Buffer, start: int, end: int, width: int, rows: int, rle4:
     while not ended and i + 2 <= end and data[i] == 0 and data[i + 1] in (0, 1):
         ended, i = data[i + 1] == 1, i + 2  # the closing codes, which decoders stop before
     return i - start
+
+
+def _unused_bits(layout: Layout, bits: int, compression: int) -> int:
+    """The bits of each pixel no reader decodes: those outside every colour mask (the
+    masks Pillow reads: after a 40-byte header, or in a V2+ header; alpha from V3 on)."""
+    if bits not in (16, 24, 32):
+        return 0
+    full = (1 << bits) - 1
+    if compression == RAW:
+        return {16: 0x8000, 24: 0, 32: 0xFF000000}[bits]  # 5-5-5, and BGRX
+    header = layout.header
+    if len(header) == 40:
+        masks = struct.unpack("<III", bytes(layout.masks))
+    else:
+        masks = struct.unpack_from("<IIII" if len(header) >= 56 else "<III", header, 40)
+    used = 0
+    for mask in masks:
+        used |= mask
+    return full & ~used if used & full else 0  # no masks at all: Pillow reads BGRA
+
+
+def _scrub(layout: Layout, width: int, rows: int, bits: int, unused: int, rewrite: bool) -> memoryview:
+    """The pixel array with row padding and `unused` pixel bits zeroed, reported when they
+    held anything. Read a chunk of whole rows at a time (`inspect` reads it all too, so that
+    its findings are those of `clean`); a copy is built only when `rewrite`, and only from
+    the first chunk that changes: a clean array is returned as it is."""
+    pixels, found = layout.pixels, layout.findings
+    stride, used = (width * bits + 31) // 32 * 4, (width * bits + 7) // 8
+    size = bits // 8 if bits >= 8 else 1  # bytes per pixel
+    tail = (width * bits) % 8  # bits of the last pixel byte that hold pixels (0: all)
+    keep_tail = bytes(b & (0xFF00 >> tail) for b in range(256)) if tail else None
+    tail_values = set(keep_tail or b"")  # the values a row's last byte may keep
+    tables = [
+        (k, bytes(b & ~(unused >> 8 * k) & 0xFF for b in range(256)))
+        for k in range(size)
+        if unused >> 8 * k & 0xFF
+    ]
+    per_chunk = max(1, CHUNK // stride) * stride
+    out: bytearray | None = None
+    padded = hidden = 0  # non-zero padding bytes; chunks with data in unused pixel bits
+    for start in range(0, rows * stride, per_chunk):
+        chunk = pixels[start : start + per_chunk]
+        fixed = bytearray(chunk)
+        lines = len(fixed) // stride
+        for p in range(used, stride):
+            padded += lines - fixed[p::stride].count(0)
+            fixed[p::stride] = bytes(lines)
+        if keep_tail is not None:
+            last = bytes(fixed[used - 1 :: stride])
+            trimmed = last.translate(keep_tail)
+            if trimmed != last:  # count the bytes that change, without a loop over the rows
+                padded += len(last) - sum(last.count(v) for v in tail_values)
+            fixed[used - 1 :: stride] = trimmed
+        before = bytes(fixed) if tables else b""
+        for k, table in tables:
+            if stride % size == 0:  # whole pixels in every row: one slice for the chunk
+                fixed[k::size] = bytes(fixed[k::size]).translate(table)
+            else:
+                for row in range(0, len(fixed), stride):
+                    at = slice(row + k, row + used, size)
+                    fixed[at] = bytes(fixed[at]).translate(table)
+        hidden += bool(tables) and before != fixed
+        if rewrite and out is None and fixed != chunk:
+            out = bytearray(pixels[:start])
+        if out is not None:
+            out += fixed
+    if padded:
+        found.add(Kind.OTHER, "data hidden in the row padding", human_size(padded), WHERE)
+    if hidden:
+        found.add(Kind.OTHER, "data hidden in the pixels' unused bits", "", WHERE)
+    return pixels if out is None else memoryview(out)
 
 
 def _profile(data: Buffer, layout: Layout) -> list[tuple[int, int]]:

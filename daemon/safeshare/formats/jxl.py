@@ -6,8 +6,12 @@ box and the codestream: the payloads of 'jxlc', or of the 'jxlp' parts in order,
 one 'jxlc' box (the same codestream bytes; decoders read both forms alike). Everything else
 is dropped: 'Exif', 'xml ' (XMP), 'jumb' (JUMBF, C2PA), 'jbrd' (JPEG reconstruction data,
 which keeps the original JPEG's APP and COM segments), 'brob' (any Brotli-compressed box),
-and unknown boxes, each reported. 'jxli' (a frame index) is dropped without a finding: it
-only lists offsets into the codestream, decoders do not need it, and it carries no values.
+and unknown boxes, each reported. A 'brob' holding EXIF or XMP (cjxl stores a JPEG's that
+way) is decompressed, at most MAX_INFLATED bytes for the whole file, and read like an
+uncompressed box, when the `brotli` module (1.2 or later, for its bounded output) is
+installed; otherwise it is reported as removed unread, saying what it may hold. 'jxli' (a
+frame index) is dropped without a finding: it only lists offsets into the codestream,
+decoders do not need it, and it carries no values.
 
 Orientation and the colour profile live inside the codestream headers and are kept with it;
 the EXIF Orientation tag is ignored by JPEG XL decoders, so the output needs no EXIF.
@@ -18,6 +22,7 @@ codestream is the one `clean` kept (a digest in `Cleaned.reference`).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,9 +39,14 @@ FTYP = b"\x00\x00\x00\x14ftypjxl \x00\x00\x00\x00jxl "
 CODESTREAM = b"\xff\x0a"
 MAX_BOXES = 10_000  # real files have fewer than ten; jxlp streams a few hundred at most
 WHERE = "JPEG XL"
+MAX_INFLATED = 16 << 20  # bytes of Brotli-compressed metadata decompressed, per file
+_INFLATE_STEP = 1 << 20  # output asked of the decompressor at a time
+_UNREAD = {  # what compressed metadata may hold, said when it cannot be read
+    b"Exif": "compressed EXIF (not read: may hold location, camera, time)",
+    b"xml ": "compressed XMP (not read: may hold location, names, time)",
+}
 _BROTLI_INNER = {
-    b"Exif": (Kind.OTHER, "compressed EXIF block (not read)"),
-    b"xml ": (Kind.OTHER, "compressed XMP packet (not read)"),
+    **{inner: (Kind.OTHER, what) for inner, what in _UNREAD.items()},
     b"jumb": (Kind.PROVENANCE, "compressed JUMBF box (content credentials, not read)"),
     b"jbrd": (Kind.HISTORY, "compressed JPEG reconstruction data (not read)"),
 }
@@ -59,6 +69,7 @@ class Layout:
     bare: bool = False
     last_part: bool = False  # a 'jxlp' flagged as the last one was seen
     parts_seen: int = 0
+    inflated: int = 0  # bytes of compressed metadata decompressed so far
 
 
 def digest(parts: Iterable[Part]) -> bytes:
@@ -196,12 +207,9 @@ def _box(data: Buffer, box: Box, layout: Layout) -> None:
     elif kind == b"jxli":
         pass  # a frame index: dropped, it carries nothing but offsets (see the module doc)
     elif kind == b"Exif":
-        _exif(bytes(body), found)
+        _exif(bytes(body), found, "JPEG XL Exif")
     elif kind == b"xml ":
-        report = xmp.read_xmp(bytes(body), "JPEG XL XMP")
-        found.extend(report.findings)
-        if not report.findings:
-            found.add(Kind.OTHER, "XMP packet", human_size(len(body)), "JPEG XL XMP")
+        _xmp(bytes(body), found, "JPEG XL XMP")
     elif kind == b"jumb":
         c2pa = b"c2pa" in bytes(body[:256])
         what = "content credentials (C2PA)" if c2pa else "JUMBF metadata box"
@@ -209,7 +217,7 @@ def _box(data: Buffer, box: Box, layout: Layout) -> None:
     elif kind == b"jbrd":
         found.add(Kind.HISTORY, JBRD, human_size(len(body)), "JPEG XL jbrd")
     elif kind == b"brob":
-        _brotli(body, found)
+        _brotli(body, layout)
     elif kind in (b"ftyp", b"JXL "):
         raise CorruptImage(f"corrupt: a second JPEG XL {_name(kind)} box")
     else:
@@ -234,9 +242,8 @@ def _part(body: memoryview, layout: Layout) -> None:
     layout.codestream.append(body[4:])
 
 
-def _exif(body: bytes, found: Findings) -> None:
+def _exif(body: bytes, found: Findings, where: str) -> None:
     """An 'Exif' box: a 4-byte offset to the TIFF header, then the EXIF (TIFF) block."""
-    where = "JPEG XL Exif"
     offset = struct.unpack_from(">I", body, 0)[0] if len(body) >= 4 else len(body)
     if 4 + offset >= len(body):
         found.add(Kind.OTHER, "unreadable EXIF block", human_size(len(body)), where)
@@ -247,14 +254,62 @@ def _exif(body: bytes, found: Findings) -> None:
         found.add(Kind.OTHER, "EXIF block", human_size(len(body)), where)
 
 
-def _brotli(body: memoryview, found: Findings) -> None:
+def _xmp(body: bytes, found: Findings, where: str) -> None:
+    report = xmp.read_xmp(body, where)
+    found.extend(report.findings)
+    if not report.findings:
+        found.add(Kind.OTHER, "XMP packet", human_size(len(body)), where)
+
+
+def _brotli(body: memoryview, layout: Layout) -> None:
+    """A 'brob' box: the type of the box it stands for, then that box's body, compressed."""
+    found = layout.findings
     if len(body) < 4:
         raise CorruptImage("corrupt: a JPEG XL 'brob' box without its inner type")
     inner = bytes(body[:4])
     if inner in _NOT_IN_BROTLI:
         raise CorruptImage(f"corrupt: a Brotli-compressed JPEG XL {_name(inner)} box (not allowed)")
+    size = human_size(len(body) - 4)
+    if inner in _UNREAD:
+        inflated = _inflate(body[4:], MAX_INFLATED - layout.inflated)
+        if isinstance(inflated, bytes):
+            layout.inflated += len(inflated)
+            where = f"JPEG XL {'Exif' if inner == b'Exif' else 'XMP'} (compressed)"
+            (_exif if inner == b"Exif" else _xmp)(inflated, found, where)
+            return
+        if inflated:  # brotli is there, but the data cannot be read with it
+            label = "EXIF" if inner == b"Exif" else "XMP"
+            found.add(Kind.OTHER, f"unreadable compressed {label} ({inflated})", size, "JPEG XL brob")
+            return
     kind, what = _BROTLI_INNER.get(inner, (Kind.OTHER, f"compressed box {_name(inner)} (not read)"))
-    found.add(kind, what, human_size(len(body) - 4), "JPEG XL brob")
+    found.add(kind, what, size, "JPEG XL brob")
+
+
+def _inflate(data: memoryview, limit: int) -> bytes | str:
+    """`data` decompressed with Brotli, never more than `limit` bytes held; otherwise why
+    not, in a few words ('' when the `brotli` module, 1.2 or later, is not installed)."""
+    try:
+        brotli = importlib.import_module("brotli")  # only for the files that need it
+    except ImportError:
+        return ""
+    if not hasattr(brotli.Decompressor, "can_accept_more_data"):
+        return ""  # before 1.2: no bound on the output of one call
+    decompressor, out, pending = brotli.Decompressor(), bytearray(), data
+    try:
+        while True:
+            piece = decompressor.process(pending, output_buffer_limit=_INFLATE_STEP)
+            pending = memoryview(b"")
+            out += piece
+            if len(out) > limit:
+                return f"more than {MAX_INFLATED >> 20} MB decompressed"
+            if decompressor.is_finished():
+                return bytes(out)
+            if not piece and decompressor.can_accept_more_data():
+                return "cut off"
+    except brotli.error:
+        return "not valid Brotli data"
+    except TypeError:  # a binding whose process() takes no output bound: not used
+        return ""
 
 
 def _name(kind: bytes) -> str:

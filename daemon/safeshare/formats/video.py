@@ -25,10 +25,13 @@ from safeshare.errors import CorruptImage, Truncated, UnsupportedFormat
 from safeshare.findings import Findings, Kind
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.formats.isobmff import Box, boxes
+from safeshare.formats.video_fragments import gaps, media_runs, until_next_moof
+from safeshare.formats.video_frames import frame_problem
 from safeshare.formats.video_load import EDGE
-from safeshare.formats.video_tracks import Track, children, read_tracks
+from safeshare.formats.video_tracks import MOTION_JPEG, Track, children, read_tracks
 
 LIMIT_32 = 0xFFFFFFFF
+MAX_BLANKED = 16 << 20  # a dropped box among fragments, written as zeros of its size
 FRAGMENT_BOXES = frozenset({"moof", "mdat", "styp"})
 
 
@@ -53,9 +56,27 @@ def parse(data: Buffer) -> Movie:
         raise Truncated("truncated or corrupt video: no movie header ('moov')")
     if len(movies) > 1:
         raise CorruptImage("corrupt video: two movie headers")
+    _check_complete(data, top)
     first_moof = next((i for i, b in enumerate(top) if b.type == "moof"), len(top))
-    fragments = [b for b in top[first_moof:] if b.type in FRAGMENT_BOXES]
+    fragments = top[first_moof:]
+    for i, b in enumerate(fragments):
+        if b.type == "moof" and not any(f.type == "mdat" for f in until_next_moof(fragments[i + 1 :])):
+            raise Truncated("truncated video: a fragment without its media data (still being written?)")
     return Movie(top, movies[0], read_tracks(data, movies[0]), fragments)
+
+
+def _check_complete(data: Buffer, top: list[Box]) -> None:
+    """Truncated when the bytes after the last whole box start a box that runs past the end
+    of the file: a video still being copied or recorded (tried again), not a trailer."""
+    pos = top[-1].end
+    if len(data) - pos < 8:
+        return
+    size = int.from_bytes(bytes(data[pos : pos + 4]), "big")
+    kind = bytes(data[pos + 4 : pos + 8])
+    if size == 1 and len(data) - pos >= 16:
+        size = int.from_bytes(bytes(data[pos + 8 : pos + 16]), "big")
+    if kind.isalnum() and size > len(data) - pos:
+        raise Truncated("truncated video: its last box runs past the end of the file (still being copied?)")
 
 
 def chunk_list(data: Buffer, movie: Movie) -> list[tuple[int, int, int, int]]:
@@ -69,6 +90,7 @@ def chunk_list(data: Buffer, movie: Movie) -> list[tuple[int, int, int, int]]:
             if length:
                 found.append((offset, length, ti, ci))
     found.sort()
+    _apart_from_dropped(movie, found)
     previous_end = 0
     for offset, length, _, _ in found:
         i = bisect.bisect_right(starts, offset) - 1
@@ -80,6 +102,17 @@ def chunk_list(data: Buffer, movie: Movie) -> list[tuple[int, int, int, int]]:
             raise UnsupportedFormat("unsupported video: two tracks share the same media data")
         previous_end = offset + length
     return found
+
+
+def _apart_from_dropped(movie: Movie, kept: list[tuple[int, int, int, int]]) -> None:
+    """A dropped track's data must not lie inside a kept chunk: it would be copied with it
+    (a GPS subtitle sample inside a frame whose size was stretched over it)."""
+    starts = [offset for offset, _, _, _ in kept]
+    for track in movie.tracks:
+        for offset, length in track.chunks if not track.kept else ():
+            i = bisect.bisect_right(starts, offset + length - 1) - 1 if length else -1
+            if i >= 0 and kept[i][0] + kept[i][1] > offset:
+                raise CorruptImage("corrupt video: a dropped track's data lies inside a kept track's")
 
 
 def unused_media(movie: Movie, chunks: list[tuple[int, int, int, int]]) -> int:
@@ -110,6 +143,30 @@ def edges(data: Buffer, offset: int, length: int) -> bytes:
     return head + bytes(data[offset : offset + EDGE]) + bytes(data[offset + length - EDGE : offset + length])
 
 
+def _fragment_media(data: Buffer, mdat: Box, used: list[tuple[int, int]], fd: int | None) -> list[Piece]:
+    """A fragment's 'mdat' as its sample runs, the bytes no run uses written as zeros."""
+    pieces: list[Piece] = [bytes(data[mdat.start : mdat.body])]
+    position, gaps = mdat.body, 0
+    for start, length in sorted(used):
+        if start < position:
+            raise CorruptImage("corrupt video: two runs of a fragment share the same media data")
+        gaps += start - position
+        pieces.append(bytes(start - position))
+        pieces.append(Span(fd, start, length) if fd is not None else memoryview(data)[start : start + length])
+        position = start + length
+    gaps += mdat.end - position
+    if gaps > MAX_BLANKED:
+        raise UnsupportedFormat(
+            f"unsupported video: {gaps:,} bytes of a fragment's media data no sample uses"
+        )
+    return [*pieces, bytes(mdat.end - position)]
+
+
+def _blank(size: int) -> bytes:
+    """A 'free' box of `size` bytes (at least 8) holding zeros."""
+    return struct.pack(">I4s", size, b"free") + bytes(size - 8)
+
+
 def _mdat(length: int) -> bytes:
     if length + 8 > LIMIT_32:
         return struct.pack(">I4sQ", 1, b"mdat", length + 16)
@@ -138,9 +195,14 @@ class Mp4(ImageFormat):
         if not movie.kept:
             return Inspection(found)
         unused = unused_media(movie, chunk_list(data, movie))
-        if unused > 0:
+        hidden = sum(
+            1
+            for start, length in gaps(data, movie.moov, movie.fragments)
+            if bytes(data[start : start + min(length, 1 << 16)]).strip(b"\0")
+        )
+        if unused > 0 or hidden:
             what = "media data no video or audio track uses"
-            found.add(Kind.OTHER, what, f"{unused} bytes", "video media data")
+            found.add(Kind.OTHER, what, f"{unused} bytes" if unused else "in fragments", "video media data")
         return Inspection(found)
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
@@ -153,6 +215,10 @@ class Mp4(ImageFormat):
             raise UnsupportedFormat("unsupported video: it has no video or audio track")
         ids = {t.id for t in kept}
         chunks = chunk_list(data, movie)
+        for track in kept:
+            problem = frame_problem(data, track) if set(track.codecs) & MOTION_JPEG else None
+            if problem:
+                raise UnsupportedFormat(f"unsupported video: {problem}")
         total = sum(length for _, length, _, _ in chunks)
         ftyp = bytes(data[movie.top[0].start : movie.top[0].end]) if movie.top[0].type == "ftyp" else b""
         index = movie.top.index
@@ -184,23 +250,36 @@ class Mp4(ImageFormat):
         parts: list[Piece] = [ftyp, moov, *media] if moov_first else [ftyp, *media, moov]
         placed = sum(len(p) for p in parts)
         parts += self._fragments(data, movie, ids, placed, options.source_fd)
-        in_fragments = [(b.body, b.end - b.body) for b in movie.fragments if b.type == "mdat"]
-        reference = media_digest(data, kept, in_fragments)
+        reference = media_digest(data, kept, [r for runs in self._runs(data, movie).values() for r in runs])
         return Cleaned([p for p in parts if len(p)], self.name, findings, reference=reference)
 
     def _fragments(
         self, data: Buffer, movie: Movie, ids: set[int], placed: int, fd: int | None
     ) -> list[Piece]:
+        """The fragments in their own layout, moved as one: every box keeps its distance to
+        the others (offsets relative to a 'moof' stay right), a box that is not kept ('sidx',
+        'mfra', 'prft', 'emsg', 'free', 'uuid') becomes zeros of the same size."""
         parts: list[Piece] = []
+        shift = placed - movie.fragments[0].start if movie.fragments else 0
+        used = self._runs(data, movie)
         for b in movie.fragments:
             if b.type == "moof":
-                parts.append(_fragment(data, b, ids, placed - b.start))
-            elif b.type == "mdat" and fd is not None:
-                parts += [bytes(data[b.start : b.body]), Span(fd, b.body, b.end - b.body)]
-            else:
+                parts.append(_fragment(data, b, ids, shift))
+            elif b.type == "mdat":
+                parts += _fragment_media(data, b, used.get(b.start, []), fd)
+            elif b.type in FRAGMENT_BOXES:
                 parts.append(memoryview(data)[b.start : b.end])
-            placed += b.end - b.start
+            elif b.end - b.start > MAX_BLANKED:
+                raise UnsupportedFormat(
+                    f"unsupported video: a '{b.type}' box of {b.end - b.start:,} bytes among fragments"
+                )
+            else:
+                parts.append(_blank(b.end - b.start))
         return parts
+
+    @staticmethod
+    def _runs(data: Buffer, movie: Movie) -> dict[int, list[tuple[int, int]]]:
+        return media_runs(data, movie.moov, movie.fragments)
 
     def reread(self, output: Buffer, cleaned: Cleaned) -> str | None:
         from safeshare.formats.video_reread import reread

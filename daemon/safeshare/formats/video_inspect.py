@@ -17,6 +17,7 @@ from safeshare.binary import Buffer
 from safeshare.findings import Findings, Kind
 from safeshare.formats.isobmff import Box, boxes
 from safeshare.formats.isobmff_udta import read_user_data
+from safeshare.formats.video_sizes import colour, slack
 from safeshare.formats.video_telemetry import describe_track
 from safeshare.formats.video_tracks import Track, children, read_track
 from safeshare.formats.video_write import (
@@ -82,6 +83,7 @@ def top_level(data: Buffer, top: list[Box], found: Findings) -> None:
 def movie(data: Buffer, moov: Box, tracks: list[Track], found: Findings) -> None:
     for b in children(data, moov):
         if b.type == "mvhd":
+            _slack(data, b, found, WHERE)
             created, modified = times(data, b)
             if created or modified:
                 found.add(Kind.CAPTURE_TIME, "recording time", when(created or modified), WHERE)
@@ -103,10 +105,18 @@ def kept_track(data: Buffer, track: Track, found: Findings) -> None:
     for b in children(data, track.trak):
         if b.type == "tkhd":
             _times(data, b, found, where)
+            _slack(data, b, found, where)
+        elif b.type in ("edts", "tapt"):
+            for inner in children(data, b):
+                if inner.type in ("elst", "clef", "prof", "enof"):
+                    _slack(data, inner, found, where)
+                else:
+                    _other(data, inner, found, where)
         elif b.type == "mdia":
             for m in children(data, b):
                 if m.type == "mdhd":
                     _times(data, m, found, where)
+                    _slack(data, m, found, where)
                 elif m.type == "hdlr":
                     _handler(data, m, found, where)
                 elif m.type == "minf":
@@ -151,8 +161,29 @@ def _minf(data: Buffer, minf: Box, track: Track, found: Findings, where: str) ->
                     _entries(data, s, track.handler, found, where)
                 elif s.type not in STBL_KEPT | {"stco", "co64"}:
                     _other(data, s, found, where)
+                else:
+                    _slack(data, s, found, where)
         elif b.type not in MINF_KEPT:
             _other(data, b, found, where)
+        else:
+            _slack(data, b, found, where)
+
+
+def _slack(data: Buffer, b: Box, found: Findings, where: str) -> None:
+    hidden = slack(data, b)
+    if hidden:
+        found.add(Kind.OTHER, "data after a box's fields", f"'{_name(b.type)}' {hidden} bytes", where)
+
+
+def _colour(data: Buffer, b: Box, found: Findings, where: str) -> None:
+    """A colour box: its ICC profile's findings, or what it holds beyond its fields."""
+    kind = bytes(data[b.body : b.body + 4])
+    if kind in (b"prof", b"rICC"):
+        from safeshare.metadata.icc import sanitize_icc
+
+        found.extend(sanitize_icc(bytes(data[b.body + 4 : b.end]), f"{where} colour profile").findings)
+    elif bytes(colour(data, b) or b"")[8:] != bytes(data[b.body : b.end]):
+        found.add(Kind.OTHER, "colour box data", f"{b.end - b.body} bytes", where)
 
 
 def _references(data: Buffer, dinf: Box, found: Findings, where: str) -> None:
@@ -182,7 +213,9 @@ def _entries(data: Buffer, stsd: Box, handler: str, found: Findings, where: str)
             header, allowed = AUDIO_HEADER.get(version, len(raw)), AUDIO_BOXES
         inner = boxes(data, entry.start + header, entry.end, top=True) if header < len(raw) else []
         for b in inner:
-            if b.type not in allowed and b.type not in VENDOR_CODED:
+            if b.type == "colr":
+                _colour(data, b, found, where)
+            elif b.type not in allowed and b.type not in VENDOR_CODED:
                 found.add(Kind.OTHER, "sample description box", f"'{_name(b.type)}'", where)
             elif b.type in VENDOR_CODED and bytes(data[b.body : b.body + 5]).strip(b"\0"):
                 found.add(

@@ -10,13 +10,16 @@ drops that are very large are read only in part: only their start is looked at.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
 
 from safeshare.errors import CorruptImage, InputError, TooLarge, Truncated, describe_os_error
 from safeshare.formats.isobmff import MAX_BOXES, boxes
-from safeshare.formats.video_tracks import read_tracks
+from safeshare.formats.video_fragments import gaps, media_runs
+from safeshare.formats.video_frames import FRAME_HEAD, sample_starts
+from safeshare.formats.video_tracks import MOTION_JPEG, read_tracks
 
 MAX_MOVIE_HEADER = 256 << 20  # 'moov' or 'moof': held in memory, so bounded
 DROPPED_READ = 64 << 10  # of any other large box: enough to say what it is
@@ -71,15 +74,24 @@ def _load(fd: int, size: int, data: mmap.mmap) -> None:
             _read_into(fd, data, pos, length)
         elif kind != b"mdat":
             _read_into(fd, data, pos, min(length, DROPPED_READ))
-        else:  # a fragment's media data is digested by its edges, as a chunk is
-            _edges(fd, data, pos + header, length - header, size)
         pos += length
-    movies = [b for b in boxes(data, 0, size, top=True) if b.type == "moov"]
+    top = boxes(data, 0, size, top=True)
+    movies = [b for b in top if b.type == "moov"]
+    first_moof = next((i for i, b in enumerate(top) if b.type == "moof"), len(top))
     for moov in movies[:1]:
+        with contextlib.suppress(CorruptImage):  # the cleaner refuses it, and says why
+            for start, length in gaps(data, moov, top[first_moof:]):
+                _read_into(fd, data, start, min(length, DROPPED_READ))  # what inspect looks at
+            for fragment_runs in media_runs(data, moov, top[first_moof:]).values():
+                for start, length in fragment_runs:
+                    _edges(fd, data, start, length, size)
         for track in read_tracks(data, moov):
             if track.kept:
                 for offset, length in track.chunks:
                     _edges(fd, data, offset, length, size)
+                if set(track.codecs) & MOTION_JPEG:  # every frame's header is checked
+                    for offset, length in sample_starts(track):
+                        _read_into(fd, data, offset, max(0, min(length, FRAME_HEAD, size - offset)))
             else:
                 _scan(fd, data, track.chunks, size)
 

@@ -18,7 +18,8 @@ from safeshare.binary import Buffer
 from safeshare.errors import InputError
 
 EDGE = 16  # bytes compared at each end of a chunk
-TOP = frozenset({"ftyp", "moov", "mdat", "moof", "styp"})
+PCM = frozenset({b"raw ", b"twos", b"sowt", b"lpcm", b"in24", b"in32", b"fl32", b"fl64", b"ulaw", b"alaw"})
+TOP = frozenset({"ftyp", "moov", "mdat", "moof", "styp", "free"})  # free: zeros among fragments
 ONLY_TRACKS = frozenset({"vide", "soun"})
 
 
@@ -60,7 +61,7 @@ def _track(data: Buffer, trak: tuple[str, int, int], digest: hashlib._Hash) -> s
     if stbl is None:
         raise ValueError("a track without its sample table")
     tables = {b[0]: b for b in _walk(data, stbl[1], stbl[2])}
-    sizes = _sizes(data, tables)
+    sizes = _sizes(data, tables, _pcm_bytes(data, tables) if handler == "soun" else 0)
     offsets = _offsets(data, tables)
     runs = _runs(data, tables, len(offsets))
     digest.update(struct.pack(">I4sI", track_id, handler.encode("latin-1"), len(sizes)))
@@ -76,10 +77,32 @@ def _track(data: Buffer, trak: tuple[str, int, int], digest: hashlib._Hash) -> s
     return handler
 
 
-def _sizes(data: Buffer, tables: dict[str, tuple[str, int, int]]) -> list[int]:
+def _pcm_bytes(data: Buffer, tables: dict[str, tuple[str, int, int]]) -> int:
+    """For uncompressed QuickTime sound whose constant 'stsz' size counts PCM frames: the
+    bytes one frame takes in the file, from the (first) sound description; 0 otherwise."""
+    _, body, _ = tables["stsd"]
+    entry = body + 8  # full box header, entry count
+    codec = bytes(data[entry + 4 : entry + 8])
+    if codec not in PCM:
+        return 0
+    version, channels, bits = (
+        struct.unpack_from(">H", data, entry + 16)[0],
+        *struct.unpack_from(">HH", data, entry + 24),
+    )
+    if version == 1:
+        per_packet, _, per_frame = struct.unpack_from(">III", data, entry + 36)
+        return int(per_frame) if per_packet == 1 else 0
+    if version == 0 and codec in (b"ulaw", b"alaw"):
+        return int(channels)
+    return int(channels * bits // 8) if version == 0 and bits % 8 == 0 else 0
+
+
+def _sizes(data: Buffer, tables: dict[str, tuple[str, int, int]], pcm: int = 0) -> list[int]:
     if "stsz" in tables:
         _, body, _ = tables["stsz"]
         constant, count = struct.unpack_from(">II", data, body + 4)
+        if constant == 1 and pcm:
+            return [pcm] * count
         if constant:
             return [constant] * count
         return list(struct.unpack_from(f">{count}I", data, body + 12))
@@ -125,6 +148,56 @@ def _edges(data: Buffer, offset: int, length: int) -> bytes:
     return struct.pack(">Q", length) + bytes(data[offset : offset + EDGE]) + tail
 
 
+def _trex(data: Buffer, moov: tuple[str, int, int]) -> dict[int, int]:
+    mvex = _find(_walk(data, moov[1], moov[2]), "mvex")
+    sizes = {}
+    for kind, body, _ in _walk(data, mvex[1], mvex[2]) if mvex else []:
+        if kind == "trex":
+            track, _, _, size = struct.unpack_from(">IIII", data, body + 4)
+            sizes[track] = size
+    return sizes
+
+
+def _fragment_runs(data: Buffer, moof: int, end: int, sizes: dict[int, int]) -> list[tuple[int, int]]:
+    """(start, length) of each run of samples a 'moof' describes (ISO 14496-12 8.8.7, 8.8.8)."""
+    found: list[tuple[int, int]] = []
+    chained = moof  # where the next track fragment's data starts when nothing else says
+    for kind, body, stop in _walk(data, moof + 8, end):
+        if kind != "traf":
+            continue
+        pieces = _walk(data, body, stop)
+        header = _find(pieces, "tfhd")
+        if header is None:
+            raise ValueError("a track fragment without its header")
+        flags = int.from_bytes(bytes(data[header[1] + 1 : header[1] + 4]), "big")
+        track = struct.unpack_from(">I", data, header[1] + 4)[0]
+        at, size = header[1] + 8, sizes.get(track, 0)
+        base = moof if flags & 0x020000 or not found else chained
+        if flags & 0x01:
+            base, at = struct.unpack_from(">Q", data, at)[0], at + 8
+        at += 4 * bool(flags & 0x02) + 4 * bool(flags & 0x08)
+        if flags & 0x10:
+            size = struct.unpack_from(">I", data, at)[0]
+        cursor = base
+        for run in (p for p in pieces if p[0] == "trun"):
+            run_flags = int.from_bytes(bytes(data[run[1] + 1 : run[1] + 4]), "big")
+            count = struct.unpack_from(">I", data, run[1] + 4)[0]
+            at = run[1] + 8
+            if run_flags & 0x001:
+                cursor, at = base + struct.unpack_from(">i", data, at)[0], at + 4
+            at += 4 * bool(run_flags & 0x004)
+            per = [bit for bit in (0x100, 0x200, 0x400, 0x800) if run_flags & bit]
+            if 0x200 in per:
+                table = struct.unpack_from(f">{count * len(per)}I", data, at)
+                length = sum(table[per.index(0x200) :: len(per)])
+            else:
+                length = count * size
+            found.append((cursor, length))
+            cursor += length
+        chained = cursor
+    return found
+
+
 def reread(data: Buffer, reference: bytes | None) -> str | None:
     """The problem with the output `data`, or None when it holds exactly the kept media."""
     if reference is None:
@@ -134,16 +207,21 @@ def reread(data: Buffer, reference: bytes | None) -> str | None:
         kinds = [b[0] for b in top]
         if set(kinds) - TOP or kinds.count("moov") != 1 or kinds.count("ftyp") > 1:
             return f"the video's boxes are not the cleaned layout: {kinds[:8]}"
+        if any(bytes(data[body:end]).strip(b"\0") for kind, body, end in top if kind == "free"):
+            return "the cleaned video holds data in a 'free' box"
         moov = top[kinds.index("moov")]
         digest = hashlib.sha256()
         traks = [b for b in _walk(data, moov[1], moov[2]) if b[0] == "trak"]
         handlers = [_track(data, trak, digest) for trak in traks]
         if not handlers or set(handlers) - ONLY_TRACKS:
             return f"the video keeps tracks other than video and audio: {handlers}"
-        first_moof = kinds.index("moof") if "moof" in kinds else len(top)
-        for kind, body, end in top[first_moof:]:
-            if kind == "mdat":
-                digest.update(_edges(data, body, end - body))
+        defaults = _trex(data, moov)
+        for kind, body, end in top:
+            if kind == "moof":
+                for start, length in _fragment_runs(data, body - 8, end, defaults):
+                    if start < 0 or start + length > len(data):
+                        raise ValueError("a fragment's samples run past the end of the file")
+                    digest.update(_edges(data, start, length))
     except (ValueError, struct.error, IndexError, KeyError, InputError) as exc:
         return f"the cleaned video does not re-read: {exc}"
     if digest.digest() != reference:

@@ -82,6 +82,29 @@ def _every(seconds: float) -> str:
     return f"GPS every {seconds:.2g} s" if seconds < 10 else f"GPS every {seconds:.0f} s"
 
 
+def _camm_samples(sample: bytes, track: Track) -> list[int]:
+    """The CAMM sample types (little-endian, after two reserved bytes) of the samples read."""
+    types, pos, index = [], 0, 0
+    sizes = track.sizes
+    while pos + 4 <= len(sample) and index < track.samples:
+        types.append(int.from_bytes(sample[pos + 2 : pos + 4], "little"))
+        size = track.constant or (sizes[index] if index < len(sizes) else 0)
+        if not size:
+            break
+        pos, index = pos + size, index + 1
+    return types
+
+
+def _camm_kinds(sample: bytes, track: Track) -> set[int]:
+    return set(_camm_samples(sample, track))
+
+
+def _camm_count(sample: bytes, track: Track, wanted: set[int]) -> int:
+    """Of the samples read, the share that are of the `wanted` types, scaled to the track."""
+    types = _camm_samples(sample, track)
+    return round(track.samples * sum(1 for t in types if t in wanted) / len(types)) if types else 0
+
+
 def _per_sample(track: Track) -> float:
     """Seconds per sample, on average (0 when unknown)."""
     if not track.timescale or not track.samples:
@@ -104,8 +127,11 @@ def describe_track(data: Buffer, track: Track, found: Findings) -> None:
             found.add(Kind.DEVICE, "camera", model, WHERE)
         found.add(Kind.OTHER, "telemetry track", "GoPro GPMF (motion sensors, temperature)", WHERE)
     elif codec == "camm":
-        per = _per_sample(track)
-        found.add(Kind.GPS, "location track", _every(per) if per else "GPS", WHERE)
+        kinds = _camm_kinds(sample, track)
+        if kinds & {5, 6}:  # position, or a full GPS fix
+            per = _per_sample(track) * track.samples / max(1, _camm_count(sample, track, {5, 6}))
+            found.add(Kind.GPS, "location track", _every(per) if per else "GPS", WHERE)
+        found.add(Kind.OTHER, "telemetry track", "Google CAMM (motion sensors)", WHERE)
     elif track.handler == "tmcd" or codec == "tmcd":
         found.add(Kind.TIMESTAMP, "timecode track", "the time of day it was recorded", WHERE)
     elif track.handler in ("text", "sbtl", "subt", "clcp") or codec in ("tx3g", "text", "wvtt", "c608"):

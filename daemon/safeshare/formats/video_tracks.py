@@ -14,13 +14,28 @@ from array import array
 from dataclasses import dataclass, field
 
 from safeshare.binary import Buffer
-from safeshare.errors import CorruptImage, Truncated, UnsupportedFormat
+from safeshare.errors import CorruptImage, TooLarge, Truncated, UnsupportedFormat
 from safeshare.formats.isobmff import Box, boxes
 
 KEPT_HANDLERS = frozenset({"vide", "soun"})
-MAX_SAMPLES = 50_000_000  # a week of 60 fps video; more is a hostile table
+MAX_SAMPLES = 20_000_000  # four days of 60 fps video in one track; more is a hostile table
+MAX_CHUNKS = 2_000_000  # in all tracks of a movie (each costs memory while it is cleaned)
 # Uncompressed QuickTime audio whose 'stsz' gives one constant size per PCM frame.
 PCM_CODECS = frozenset({"raw ", "twos", "sowt", "lpcm", "in24", "in32", "fl32", "fl64", "ulaw", "alaw"})
+# The sample entries a kept track may have: what players decode as pictures and sound. A
+# track whose handler says 'soun' but whose samples are subtitles or a timecode is refused.
+VIDEO_CODECS = frozenset(
+    {"avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "dva1", "dvav", "av01", "vp08", "vp09", "vvc1"}
+    | {"vvi1", "mp4v", "s263", "h263", "jpeg", "mjpa", "mjpb", "AVDJ", "dmb1", "apcn", "apch", "apcs"}
+    | {"apco", "ap4h", "ap4x", "raw ", "yuv2", "2vuy", "v210", "v410", "dvc ", "dvcp", "dv5n", "dv5p"}
+    | {"dvh5", "dvh6", "dvhq", "dvhp", "CFHD", "mp1v", "mp2v", "xdvc", "xd5c", "png ", "rle ", "SVQ3"}
+)
+AUDIO_CODECS = frozenset(
+    {"mp4a", "ac-3", "ec-3", "ac-4", "Opus", "fLaC", "alac", "samr", "sawb", "sawp", "sevc", "sqcp"}
+    | {".mp3", "mp3 ", "ms\x00U", "dtsc", "dtsh", "dtsl", "dtse", "mlpa", "mha1", "mhm1", "ima4"}
+    | PCM_CODECS
+)
+MOTION_JPEG = frozenset({"jpeg", "mjpa", "mjpb", "AVDJ", "dmb1"})
 
 
 @dataclass
@@ -34,6 +49,9 @@ class Track:
     samples: int = 0
     first_duration: int = 0  # of the first sample (stts), in the track's timescale
     chunks: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) in the file
+    per_chunk: list[int] = field(default_factory=list)  # samples in each chunk
+    sizes: array[int] = field(default_factory=lambda: array("I"))  # of each sample (empty: constant)
+    constant: int = 0  # the one sample size, when 'stsz' gives one
     boxes: dict[str, Box] = field(default_factory=dict)  # the sample table's boxes, by type
 
     @property
@@ -70,7 +88,10 @@ def _count(data: Buffer, box: Box, at: int, size: int, what: str) -> int:
 
 
 def read_tracks(data: Buffer, moov: Box) -> list[Track]:
-    return [read_track(data, trak) for trak in children(data, moov) if trak.type == "trak"]
+    tracks = [read_track(data, trak) for trak in children(data, moov) if trak.type == "trak"]
+    if sum(len(t.chunks) for t in tracks) > MAX_CHUNKS:
+        raise TooLarge(f"unsupported video: more than {MAX_CHUNKS:,} chunks of media data")
+    return tracks
 
 
 def read_track(data: Buffer, trak: Box) -> Track:
@@ -109,12 +130,21 @@ def _read_tables(data: Buffer, track: Track) -> None:
     stts = tables.get("stts")
     if stts is not None and _count(data, stts, stts.body + 4, 8, "time table") > 0:
         (track.first_duration,) = struct.unpack_from(">I", data, stts.body + 12)
+    if track.kept:
+        allowed = VIDEO_CODECS if track.handler == "vide" else AUDIO_CODECS
+        unknown = [c for c in track.codecs if c not in allowed]
+        if unknown or not track.codecs:
+            kind = "video" if track.handler == "vide" else "sound"
+            what = unknown[0].encode("ascii", "backslashreplace").decode() if unknown else "none"
+            raise UnsupportedFormat(f"unsupported video: a {kind} track whose samples are '{what}'")
     sizes, constant, track.samples = _sample_sizes(data, tables)
     offsets = _chunk_offsets(data, tables)
     per_chunk = _samples_per_chunk(data, tables, len(offsets))
+    track.per_chunk = per_chunk
     if constant and track.handler == "soun" and track.codecs and track.codecs[0] in PCM_CODECS:
         constant = _pcm_frame_bytes(data, entries[0], constant)
     track.chunks = _chunks(offsets, per_chunk, sizes, constant, track.samples)
+    track.sizes, track.constant = sizes, constant
 
 
 def _sample_sizes(data: Buffer, tables: dict[str, Box]) -> tuple[array[int], int, int]:
@@ -150,6 +180,12 @@ def _sample_sizes(data: Buffer, tables: dict[str, Box]) -> tuple[array[int], int
 
 
 def _chunk_offsets(data: Buffer, tables: dict[str, Box]) -> list[int]:
+    table = tables.get("stco") or tables.get("co64")
+    claimed = (
+        struct.unpack_from(">I", data, table.body + 4)[0] if table and table.body + 8 <= table.end else 0
+    )
+    if claimed > MAX_CHUNKS:
+        raise TooLarge(f"unsupported video: more than {MAX_CHUNKS:,} chunks of media data")
     if "stco" in tables:
         box = tables["stco"]
         count = _count(data, box, box.body + 4, 4, "chunk offset table")
@@ -183,6 +219,8 @@ def _samples_per_chunk(data: Buffer, tables: dict[str, Box], chunks: int) -> lis
 
 def _pcm_frame_bytes(data: Buffer, entry: Box, constant: int) -> int:
     """Bytes per sample of uncompressed QuickTime audio, whose 'stsz' counts PCM frames."""
+    if constant != 1:
+        return constant  # the size of a sample as it is stored
     if entry.body + 28 > entry.end:
         raise Truncated("truncated audio sample description")
     version, _, _, channels, bits = struct.unpack_from(">HH4sHH", data, entry.body + 8)
@@ -190,10 +228,10 @@ def _pcm_frame_bytes(data: Buffer, entry: Box, constant: int) -> int:
         per_packet, _, per_frame, _ = struct.unpack_from(">IIII", data, entry.body + 28)
         if per_packet == 1 and per_frame:
             return int(per_frame)
-    elif version == 0 and constant == 1 and channels and bits % 8 == 0:
+    elif version == 0 and channels and entry.type in ("ulaw", "alaw"):
+        return int(channels)  # one byte a sample, whatever bit depth the description says
+    elif version == 0 and channels and bits % 8 == 0:
         return int(channels * bits // 8)
-    elif version == 0:
-        return constant
     raise UnsupportedFormat("unsupported video: an uncompressed audio layout this version does not read")
 
 

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable
 from safeshare.binary import Buffer
 from safeshare.errors import CorruptImage, UnsupportedFormat
 from safeshare.formats.isobmff import Box, boxes
+from safeshare.formats.video_sizes import colour, trimmed
 from safeshare.formats.video_tracks import Track, children
 
 TRAK_KEPT = frozenset({"tkhd", "edts", "tref", "mdia", "tapt"})
+WAVE_KEPT = frozenset({"frma", "enda", "esds", "mp4a", "alac", "chan"})  # QuickTime sound extras
+TAPT_KEPT = frozenset({"clef", "prof", "enof"})
 MDIA_KEPT = frozenset({"mdhd", "hdlr", "minf"})
 MINF_KEPT = frozenset({"vmhd", "smhd", "hdlr", "dinf", "stbl"})
 STBL_KEPT = frozenset(
@@ -48,7 +51,7 @@ def box(kind: str, *payload: bytes) -> bytes:
 
 def zero_times(data: Buffer, header: Box) -> bytes:
     """'mvhd', 'tkhd' or 'mdhd' with its creation and modification times set to zero."""
-    raw = bytearray(data[header.body : header.end])
+    raw = bytearray(trimmed(data, header)[8:])
     width = 8 if raw[:1] == b"\x01" else 4
     raw[4 : 4 + 2 * width] = bytes(2 * width)
     return box(header.type, bytes(raw))
@@ -86,9 +89,23 @@ def _entry(data: Buffer, entry: Box, handler: str) -> bytes:
             raw_box = bytearray(data[inner.start : inner.end])
             raw_box[inner.body - inner.start : inner.body - inner.start + 5] = bytes(5)
             kept += raw_box
+        elif inner.type == "colr":
+            kept += colour(data, inner) or b""
+        elif inner.type == "sv3d":
+            kept += _spherical(data, inner)
+        elif inner.type == "wave":
+            kept += _kept(data, inner, WAVE_KEPT, lambda w: trimmed(data, w))
         elif inner.type in allowed:
-            kept += data[inner.start : inner.end]
+            kept += trimmed(data, inner)
     return box(entry.type, bytes(kept))
+
+
+def _spherical(data: Buffer, sv3d: Box) -> bytes:
+    """Spherical video ('sv3d'): its projection kept, the name of the tool that wrote it
+    ('svhd', "GoPro", "Spherical Metadata Tooling") blanked."""
+    parts = [box("svhd", bytes(5))]
+    parts += [bytes(data[b.start : b.end]) for b in children(data, sv3d) if b.type == "proj"]
+    return box("sv3d", *parts)
 
 
 def _stsd(data: Buffer, stsd: Box, handler: str) -> bytes:
@@ -142,7 +159,12 @@ def track(data: Buffer, t: Track, offsets: list[int], wide: bool, kept_ids: set[
             return _stsd(data, b, t.handler)
         if b.type in ("saiz", "saio", "senc"):
             raise UnsupportedFormat("unsupported video: protected (DRM) media")
-        return bytes(data[b.start : b.end])
+        if b.type == "sgpd":  # seeking hints: one whose length cannot be told is left out
+            try:
+                return trimmed(data, b)
+            except CorruptImage:
+                return None
+        return trimmed(data, b)
 
     def in_minf(b: Box) -> bytes | None:
         if b.type == "stbl":
@@ -151,7 +173,7 @@ def track(data: Buffer, t: Track, offsets: list[int], wide: bool, kept_ids: set[
             return _dinf(data, b)
         if b.type == "hdlr":
             return blank_handler(data, b)
-        return bytes(data[b.start : b.end])
+        return trimmed(data, b)
 
     def in_mdia(b: Box) -> bytes | None:
         if b.type == "mdhd":
@@ -167,7 +189,9 @@ def track(data: Buffer, t: Track, offsets: list[int], wide: bool, kept_ids: set[
             return _tref(data, b, kept_ids)
         if b.type == "mdia":
             return _kept(data, b, MDIA_KEPT, in_mdia)
-        return bytes(data[b.start : b.end])
+        if b.type == "edts":
+            return _kept(data, b, frozenset({"elst"}), lambda e: trimmed(data, e))
+        return _kept(data, b, TAPT_KEPT, lambda e: trimmed(data, e))  # 'tapt'
 
     return _kept(data, t.trak, TRAK_KEPT, in_trak)
 
