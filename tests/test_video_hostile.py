@@ -127,14 +127,15 @@ def test_a_half_copied_movie_with_its_header_first_is_tried_again(made: Path, tm
         assert result.problem is not None and issubclass(result.problem, Truncated), result.reason
 
 
-def test_motion_jpeg_frames_with_their_own_exif_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".mov", ".mp4"])  # in an MP4, ffmpeg says 'mp4v', type 0x6C
+def test_motion_jpeg_frames_with_their_own_exif_are_refused(tmp_path: Path, suffix: str) -> None:
     from PIL import Image
 
     exif = Image.Exif()
     exif[0x0110] = "LEAKMODEL"  # Model
     for i in range(3):
         Image.new("RGB", (64, 48), (i * 80, 90, 120)).save(tmp_path / f"f{i}.jpg", exif=exif.tobytes())
-    source = tmp_path / "mjpeg.mov"
+    source = tmp_path / f"mjpeg{suffix}"
     _ffmpeg("-framerate", "5", "-i", str(tmp_path / "f%d.jpg"), "-c:v", "copy", str(source))
     assert b"LEAKMODEL" in source.read_bytes()
     result = _clean(source, tmp_path / "out")
@@ -241,3 +242,51 @@ def test_bytes_after_a_fragments_samples_are_not_copied(made: Path, tmp_path: Pa
     assert "media data no video or audio track uses" in said
     copy = _same_and_clean(source, tmp_path / "out")
     assert len(copy) > 0
+
+
+def test_png_frames_which_can_hold_text_chunks_are_refused(tmp_path: Path) -> None:
+    from PIL import Image, PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "LEAKGPS 48.8584 N")
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(tmp_path / "f.png", pnginfo=text)
+    source = tmp_path / "png.mov"
+    _ffmpeg(
+        "-loop", "1", "-framerate", "5", "-t", "1", "-i", str(tmp_path / "f.png"), "-c:v", "copy", str(source)
+    )
+    assert b"LEAKGPS" in source.read_bytes()
+    result = _clean(source, tmp_path / "out")
+    assert not result.ok and "'png '" in result.reason
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("high444.mp4", ["-c:v", "libx264", "-profile:v", "high444", "-pix_fmt", "yuv444p", "-an"]),
+        ("ac3.mov", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "ac3"]),
+    ],
+)
+def test_codec_descriptions_are_kept_whole(tmp_path: Path, name: str, args: list[str]) -> None:
+    """What decoders read besides the frames (the avcC extension of the 4:4:4 profiles, the
+    AC-3 description QuickTime keeps inside 'wave') survives: ffprobe sees the same."""
+    source = tmp_path / name
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=5",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        "1",
+        *args,
+        str(source),
+    )
+    copy = _same_and_clean(source, tmp_path / "out")
+    assert copy
+    fields = ("codec_name", "profile", "extradata_size", "side_data_list", "channel_layout")
+    before = [{k: s.get(k) for k in fields} for s in vt.ffprobe_streams(source)]
+    after = [{k: s.get(k) for k in fields} for s in vt.ffprobe_streams(tmp_path / "out" / name)]
+    assert after == before

@@ -26,9 +26,9 @@ from safeshare.findings import Findings, Kind
 from safeshare.formats.base import Cleaned, CleanOptions, ImageFormat, Inspection
 from safeshare.formats.isobmff import Box, boxes
 from safeshare.formats.video_fragments import gaps, media_runs, until_next_moof
-from safeshare.formats.video_frames import frame_problem
+from safeshare.formats.video_frames import VISUAL_OBJECTS, frame_problem, is_motion_jpeg, object_types
 from safeshare.formats.video_load import EDGE
-from safeshare.formats.video_tracks import MOTION_JPEG, Track, children, read_tracks
+from safeshare.formats.video_tracks import Track, children, read_tracks
 
 LIMIT_32 = 0xFFFFFFFF
 MAX_BLANKED = 16 << 20  # a dropped box among fragments, written as zeros of its size
@@ -61,6 +61,8 @@ def parse(data: Buffer) -> Movie:
     fragments = top[first_moof:]
     for i, b in enumerate(fragments):
         if b.type == "moof" and not any(f.type == "mdat" for f in until_next_moof(fragments[i + 1 :])):
+            if any(f.type == "moof" for f in fragments[i + 1 :]):
+                raise UnsupportedFormat("unsupported video: fragments that share one media data box")
             raise Truncated("truncated video: a fragment without its media data (still being written?)")
     return Movie(top, movies[0], read_tracks(data, movies[0]), fragments)
 
@@ -216,7 +218,12 @@ class Mp4(ImageFormat):
         ids = {t.id for t in kept}
         chunks = chunk_list(data, movie)
         for track in kept:
-            problem = frame_problem(data, track) if set(track.codecs) & MOTION_JPEG else None
+            objects = object_types(data, track) if track.handler == "vide" else set()
+            odd = objects - VISUAL_OBJECTS
+            if odd:  # e.g. PNG frames (0x6D), which can hold text and EXIF chunks anywhere
+                kind = "an unreadable description" if -1 in odd else f"object type 0x{min(odd):02X}"
+                raise UnsupportedFormat(f"unsupported video: MPEG-4 frames of {kind}")
+            problem = frame_problem(data, track) if is_motion_jpeg(data, track) else None
             if problem:
                 raise UnsupportedFormat(f"unsupported video: {problem}")
         total = sum(length for _, length, _, _ in chunks)

@@ -18,8 +18,8 @@ import struct
 from safeshare.errors import CorruptImage, InputError, TooLarge, Truncated, describe_os_error
 from safeshare.formats.isobmff import MAX_BOXES, boxes
 from safeshare.formats.video_fragments import gaps, media_runs
-from safeshare.formats.video_frames import FRAME_HEAD, sample_starts
-from safeshare.formats.video_tracks import MOTION_JPEG, read_tracks
+from safeshare.formats.video_frames import FRAME_HEAD, is_motion_jpeg, sample_starts
+from safeshare.formats.video_tracks import read_tracks
 
 MAX_MOVIE_HEADER = 256 << 20  # 'moov' or 'moof': held in memory, so bounded
 DROPPED_READ = 64 << 10  # of any other large box: enough to say what it is
@@ -89,7 +89,7 @@ def _load(fd: int, size: int, data: mmap.mmap) -> None:
             if track.kept:
                 for offset, length in track.chunks:
                     _edges(fd, data, offset, length, size)
-                if set(track.codecs) & MOTION_JPEG:  # every frame's header is checked
+                if is_motion_jpeg(data, track):  # every frame's header is checked
                     for offset, length in sample_starts(track):
                         _read_into(fd, data, offset, max(0, min(length, FRAME_HEAD, size - offset)))
             else:

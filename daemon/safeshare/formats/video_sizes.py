@@ -77,7 +77,7 @@ def _avcc(raw: bytes) -> int:
         count, pos = raw[pos] & mask, pos + 1
         for _ in range(count):
             pos += 2 + int.from_bytes(raw[pos : pos + 2], "big")
-    if raw[1] in (100, 110, 122, 144) and pos + 4 <= len(raw):
+    if raw[1] not in (66, 77, 88) and pos + 4 <= len(raw):  # all but baseline, main, extended
         count, pos = raw[pos + 3], pos + 4
         for _ in range(count):
             pos += 2 + int.from_bytes(raw[pos : pos + 2], "big")

@@ -28,11 +28,12 @@ VIDEO_CODECS = frozenset(
     {"avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "dva1", "dvav", "av01", "vp08", "vp09", "vvc1"}
     | {"vvi1", "mp4v", "s263", "h263", "jpeg", "mjpa", "mjpb", "AVDJ", "dmb1", "apcn", "apch", "apcs"}
     | {"apco", "ap4h", "ap4x", "raw ", "yuv2", "2vuy", "v210", "v410", "dvc ", "dvcp", "dv5n", "dv5p"}
-    | {"dvh5", "dvh6", "dvhq", "dvhp", "CFHD", "mp1v", "mp2v", "xdvc", "xd5c", "png ", "rle ", "SVQ3"}
-)
+    | {"dvh5", "dvh6", "dvhq", "dvhp", "CFHD", "mp1v", "mp2v", "xdvc", "xd5c", "rle ", "SVQ3", "AVdn"}
+    | {"AVdh"}
+)  # not 'png ': a PNG frame can carry text and EXIF chunks anywhere in it, unchecked
 AUDIO_CODECS = frozenset(
     {"mp4a", "ac-3", "ec-3", "ac-4", "Opus", "fLaC", "alac", "samr", "sawb", "sawp", "sevc", "sqcp"}
-    | {".mp3", "mp3 ", "ms\x00U", "dtsc", "dtsh", "dtsl", "dtse", "mlpa", "mha1", "mhm1", "ima4"}
+    | {".mp3", "mp3 ", ".mp2", "ms\x00U", "dtsc", "dtsh", "dtsl", "dtse", "mlpa", "mha1", "mhm1", "ima4"}
     | PCM_CODECS
 )
 MOTION_JPEG = frozenset({"jpeg", "mjpa", "mjpb", "AVDJ", "dmb1"})

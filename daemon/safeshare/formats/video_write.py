@@ -21,7 +21,6 @@ from safeshare.formats.video_sizes import colour, trimmed
 from safeshare.formats.video_tracks import Track, children
 
 TRAK_KEPT = frozenset({"tkhd", "edts", "tref", "mdia", "tapt"})
-WAVE_KEPT = frozenset({"frma", "enda", "esds", "mp4a", "alac", "chan"})  # QuickTime sound extras
 TAPT_KEPT = frozenset({"clef", "prof", "enof"})
 MDIA_KEPT = frozenset({"mdhd", "hdlr", "minf"})
 MINF_KEPT = frozenset({"vmhd", "smhd", "hdlr", "dinf", "stbl"})
@@ -37,6 +36,7 @@ AUDIO_BOXES = frozenset(
     {"esds", "wave", "chan", "dOps", "dfLa", "alac", "dac3", "dec3", "dac4", "btrt", "pcmC", "damr"}
     | {"chnl", "SA3D", "SAND", "dmlp", "ddts", "udts", "mhaC", "srat"}
 )
+WAVE_KEPT = frozenset({"frma", "enda", "mp4a"}) | AUDIO_BOXES  # QuickTime sound extras
 VISUAL_HEADER = 86  # sample entry header (16) + VisualSampleEntry fields (70)
 AUDIO_HEADER = {0: 36, 1: 52, 2: 72}  # by the QuickTime sound description version
 SELF_CONTAINED = struct.pack(">I4sI", 12, b"url ", 1)
