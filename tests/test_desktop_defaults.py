@@ -99,6 +99,9 @@ def test_a_folder_that_gains_its_subfolders_is_not_copied_whole(tmp_path: Path) 
         wait_until(lambda: (deep.output / "shot while off.jpg").exists())  # watched on its own before
         put(deep.pictures / "2024" / "07" / "new.jpg", OTHER)
         wait_until(lambda: (deep.output / "new.jpg").exists())
+        # Recorded just after the rename: wait for it, not only for the file (a stop in
+        # between is another test's subject).
+        wait_until(lambda: outcomes(deep).get("2024/07/new.jpg") == "published")
     assert sorted(p.name for p in deep.output.iterdir()) == [
         "arrived while off.jpg",
         "new.jpg",

@@ -13,7 +13,7 @@ import pytest
 from safeshare.config import WatchConfig
 from safeshare.decision import RETRY_DELAYS, Attempt, decide
 from safeshare.disposition import Disposition
-from safeshare.errors import OutputError, Truncated
+from safeshare.errors import InputError, OutputError, Truncated
 from safeshare.fileio import Opener, open_path
 from safeshare.handling import INTERRUPTED, OUTPUT_RETRY_DELAYS, FileHandler
 from safeshare.ledger import Ledger
@@ -338,3 +338,23 @@ def test_a_long_copy_is_waited_for_while_it_grows_and_refused_once_it_stops(run:
     run.handler.process(video)  # unchanged since the last look: the last retry
     assert run.outcome(video) is Disposition.REFUSED
     assert [r.status for r in run.reported] == [Status.REFUSED]
+
+
+def test_a_version_that_fails_keeps_the_earlier_copy_its_own(run: Run) -> None:
+    """A photo is published, its next version looks unfinished or is refused, then a good
+    version comes: it replaces the photo's own copy (said as updated), never lands beside
+    it as 'name (2)' leaving the first copy owned by nobody."""
+    photo = _photo(run, "IMG_7.jpg")
+    run.handler.process(photo)
+    assert run.ledger.get(photo).output == run.out / "IMG_7.jpg"  # type: ignore[union-attr]
+    photo.write_bytes(synth.jpeg(size=(40, 20)))
+    run.pipeline.failures["IMG_7.jpg"] = InputError("corrupt: a refused version")
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.REFUSED
+    assert run.ledger.get(photo).output == run.out / "IMG_7.jpg"  # type: ignore[union-attr]
+    del run.pipeline.failures["IMG_7.jpg"]
+    photo.write_bytes(synth.jpeg(size=(48, 24)))
+    run.handler.process(photo)
+    assert run.outcome(photo) is Disposition.PUBLISHED
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_7.jpg"]
+    assert run.reported[-1].updated

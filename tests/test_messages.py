@@ -143,7 +143,7 @@ def test_failures_say_what_happens_next_at_normal_urgency() -> None:
         Path("/in/b.jpg"), Status.REFUSED, reason="truncated JPEG: the data ends early", problem=Truncated
     )
     assert for_file(cut).body == (
-        "The photo looks unfinished (truncated JPEG: the data ends early); "
+        "The file looks unfinished (truncated JPEG: the data ends early); "
         "it will be tried again when it changes."
     )
 

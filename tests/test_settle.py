@@ -115,3 +115,45 @@ def test_the_thread_sleeps_until_due_and_stops_when_asked(tmp_path: Path) -> Non
     settler.stop()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_file_still_open_for_writing_waits_though_it_holds_still(tmp_path: Path) -> None:
+    """A download that allocated the whole file first, then fills it in with pauses: its
+    size and mtime hold still between writes, but its writer has it open. It is handed on
+    once the writer closes it, also when it was due again as a retry. (The real /proc scan,
+    on a file this test holds open.)"""
+    from safeshare.openfiles import write_check
+
+    clock = Clock()
+    ready: list[Path] = []
+    settler = Settler(1.0, ready.append, clock, being_written=write_check())
+    path = tmp_path / "VID.mp4"
+    writer = path.open("wb")
+    try:
+        writer.truncate(1 << 20)  # full size at once
+        writer.flush()
+        settler.touch(path)
+        for _ in range(5):  # it holds still, look after look
+            clock.advance(1.0)
+            settler.step()
+        assert ready == []
+        settler.retry(path, 2.0)
+        clock.advance(2.0)
+        settler.step()
+        assert ready == []
+    finally:
+        writer.close()
+    clock.advance(1.0)
+    settler.step()
+    assert ready == [path]
+
+
+def test_a_file_open_only_for_reading_is_not_held(tmp_path: Path) -> None:
+    from safeshare.openfiles import write_check
+
+    path = tmp_path / "IMG.jpg"
+    path.write_bytes(b"\xff\xd8" * 100)
+    with path.open("rb"):
+        assert write_check()(path) is False
+    with path.open("r+b"):
+        assert write_check()(path) is True

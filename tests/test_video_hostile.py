@@ -259,16 +259,40 @@ def test_png_frames_which_can_hold_text_chunks_are_refused(tmp_path: Path) -> No
     assert not result.ok and "'png '" in result.reason
 
 
-@pytest.mark.parametrize(
-    "name,args",
-    [
-        ("high444.mp4", ["-c:v", "libx264", "-profile:v", "high444", "-pix_fmt", "yuv444p", "-an"]),
-        ("ac3.mov", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "ac3"]),
-    ],
-)
-def test_codec_descriptions_are_kept_whole(tmp_path: Path, name: str, args: list[str]) -> None:
-    """What decoders read besides the frames (the avcC extension of the 4:4:4 profiles, the
-    AC-3 description QuickTime keeps inside 'wave') survives: ffprobe sees the same."""
+# What decoders read besides the frames must survive the cutting of boxes to their fields:
+# the avcC extension of the 4:4:4 profiles, the AC-3 description QuickTime keeps in 'wave',
+# HEVC/AV1/VP9 configurations, HDR mastering data.
+CODECS = {
+    "high444.mp4": ["-c:v", "libx264", "-profile:v", "high444", "-pix_fmt", "yuv444p", "-an"],
+    "ac3.mov": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "ac3"],
+    "hevc.mp4": ["-c:v", "libx265", "-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le", "-an"],
+    "av1.mp4": ["-c:v", "libaom-av1", "-cpu-used", "8", "-an"],
+    "vp9.mp4": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-an"],
+    "mpeg4.mp4": ["-c:v", "mpeg4", "-bf", "2", "-c:a", "libmp3lame"],
+    "prores.mov": ["-c:v", "prores_ks", "-c:a", "pcm_s24le"],
+    "opus.mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "libopus"],
+    "flac.mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "flac", "-strict", "-2"],
+    "alac.mov": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "alac"],
+    "hdr.mp4": ["-c:v", "libx265", "-x265-params", "log-level=error:hdr10=1:master-display="
+                "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400",
+                "-pix_fmt", "yuv420p10le", "-color_primaries", "bt2020", "-color_trc", "smpte2084",
+                "-colorspace", "bt2020nc", "-an"],
+    "hevc_frag.mp4": ["-c:v", "libx265", "-x265-params", "log-level=error", "-c:a", "aac",
+                      "-movflags", "frag_keyframe+empty_moov+default_base_moof"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_codecs_are_copied_exactly(tmp_path: Path, name: str) -> None:
+    """The codec, colour and HDR descriptions cut to their fields' length are still whole:
+    ffmpeg decodes the same frames and sound, and ffprobe sees the same stream properties."""
+    vt.require_tools("ffmpeg", "ffprobe")
+    encoders = subprocess.run(["ffmpeg", "-v", "error", "-encoders"], capture_output=True, text=True).stdout
+    codec_args = CODECS[name]
+    needed = [codec_args[i + 1] for i, a in enumerate(codec_args) if a in ("-c:v", "-c:a")]
+    missing = [c for c in needed if f" {c} " not in encoders]
+    if missing:
+        pytest.skip(f"this ffmpeg has no {', '.join(missing)} encoder")
     source = tmp_path / name
     _ffmpeg(
         "-f",
@@ -281,12 +305,12 @@ def test_codec_descriptions_are_kept_whole(tmp_path: Path, name: str, args: list
         "sine",
         "-t",
         "1",
-        *args,
+        *codec_args,
         str(source),
     )
-    copy = _same_and_clean(source, tmp_path / "out")
-    assert copy
-    fields = ("codec_name", "profile", "extradata_size", "side_data_list", "channel_layout")
+    _same_and_clean(source, tmp_path / "out")
+    fields = ("codec_name", "profile", "pix_fmt", "extradata_size", "side_data_list", "channel_layout")
+    fields += ("color_space", "color_transfer", "color_primaries", "sample_rate", "nb_read_packets")
     before = [{k: s.get(k) for k in fields} for s in vt.ffprobe_streams(source)]
     after = [{k: s.get(k) for k in fields} for s in vt.ffprobe_streams(tmp_path / "out" / name)]
     assert after == before

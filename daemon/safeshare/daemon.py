@@ -32,6 +32,7 @@ from safeshare.errors import ConfigError
 from safeshare.folders import Folders
 from safeshare.handling import FileHandler, OnResult
 from safeshare.ledger import Ledger, open_ledger
+from safeshare.openfiles import write_check
 from safeshare.outdir import OutputFolder, remove_stale_temp_files
 from safeshare.pipeline import Pipeline
 from safeshare.settle import Settler
@@ -88,7 +89,7 @@ class Daemon:
         self.look_later: LookLater | None = None
         self.stop_event = threading.Event()
         self.queue: queue.Queue[Path | None] = queue.Queue()
-        self.settler = Settler(config.daemon.settle_seconds, self.queue.put)
+        self.settler = Settler(config.daemon.settle_seconds, self.queue.put, being_written=write_check())
         self.catchup = CatchUp(self.settler, self.output, config.daemon.first_start)
         handler = EventFilter(
             self.settler.touch, self._gone, self.catchup.new_folder, self.output, moved=self._moved

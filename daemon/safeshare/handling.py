@@ -45,6 +45,11 @@ LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being re
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
 PUBLISHING = "publishing"  # the intent row written just before a copy is renamed into place
+# Outcomes of an attempt that wrote nothing: the file's earlier copy (if any) stays its own,
+# so that the next good version replaces it instead of landing beside it as "name (2)".
+KEEPS_COPY = frozenset(
+    {Disposition.RETRY_INPUT, Disposition.RETRY_OUTPUT, Disposition.REFUSED, Disposition.FAILED}
+)
 OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
 
@@ -267,7 +272,7 @@ class FileHandler:
             return
         self.tries.pop(path, None)
         self.unfinished.pop(path, None)
-        if disposition is not Disposition.RETRY_OUTPUT:
+        if disposition not in KEEPS_COPY:
             self.owned_at.pop(path, None)  # decided: the next change starts from the ledger's row
         if disposition is Disposition.RETRY_OUTPUT:
             # Disk full, read-only or missing folder: try again later, less and less often,
@@ -297,6 +302,10 @@ class FileHandler:
 
     def _record(self, disposition: Disposition, attempt: Attempt, *, history: bool) -> None:
         result, seen = attempt.result, attempt.seen
+        output = result.output if disposition is Disposition.PUBLISHED else None
+        if disposition in KEEPS_COPY:  # this version failed: the copy of the last one stays its own
+            before = self.ledger.get(attempt.path)
+            output = before.output if before is not None else None
         self.ledger.record(
             attempt.path,
             disposition,
@@ -304,7 +313,7 @@ class FileHandler:
             mtime_ns=attempt.mtime_ns,
             sha256=attempt.sha256,
             # Only a file's own copy is recorded as its output: a duplicate owns no name.
-            output=result.output if disposition is Disposition.PUBLISHED else None,
+            output=output,
             fmt=result.format,
             categories=seen.categories if seen is not None else result.findings.categories(),
             reason=result.reason,

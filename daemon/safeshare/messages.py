@@ -167,7 +167,7 @@ NEXT = {
         "could not write the copy: {}; will retry",
     ),
     "unfinished": (
-        "the photo looks unfinished ({}); it will be tried again when it changes",
+        "the file looks unfinished ({}); it will be tried again when it changes",
         "{}; looks unfinished, tried again when it changes",
     ),
     "limits": ("{}; nothing was published (the limits are in the [clean] settings)", "{}; not published"),

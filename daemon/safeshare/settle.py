@@ -1,7 +1,8 @@
 """Holding files until they are complete, and files that must be tried again later.
 
 A file is handed on when it is complete: at once after close-after-write or a rename into
-place, otherwise once its size and mtime have held still for the settle period. A retry
+place, otherwise once its size and mtime have held still for the settle period and no
+process holds it open for writing (a download that allocated the whole file first). A retry
 (`retry`) is handed on when it falls due, without a stability check: the handler decided
 it. Nothing here polls: the settle thread sleeps until the next due file, or indefinitely
 when there is none. Time comes from an injected clock, so tests drive it exactly.
@@ -27,6 +28,7 @@ class Pending:
     due: float
     complete: bool = False
     last: tuple[int, int] | None = None  # (size, mtime_ns) at the previous look
+    retried: bool = False  # due again by the handler's decision (it looked unfinished)
 
 
 class Settler:
@@ -34,11 +36,16 @@ class Settler:
     runs `run`, or from the caller of `step` in tests)."""
 
     def __init__(
-        self, settle_seconds: float, ready: Callable[[Path], None], clock: Clock = time.monotonic
+        self,
+        settle_seconds: float,
+        ready: Callable[[Path], None],
+        clock: Clock = time.monotonic,
+        being_written: Callable[[Path], bool] = lambda path: False,
     ) -> None:
         self.settle = settle_seconds
         self.ready = ready
         self.clock = clock
+        self.being_written = being_written  # a writer still holds it open (openfiles.py)
         self._pending: dict[Path, Pending] = {}
         self._heap: list[tuple[float, int, Path]] = []
         self._counter = 0
@@ -50,6 +57,7 @@ class Settler:
         with self._cond:
             entry = self._entry(path)
             entry.complete = complete  # the latest event decides: a new write reopens the file
+            entry.retried = False
             if not complete:
                 entry.last = None  # it changed: stability must be seen again
             self._schedule(entry, 0.0 if complete else self.settle)
@@ -58,7 +66,7 @@ class Settler:
         """Hand `path` on again in `delay` seconds (the handler's decision: no stability check)."""
         with self._cond:
             entry = self._entry(path)
-            entry.complete = True
+            entry.complete = entry.retried = True
             self._schedule(entry, delay)
 
     def forget(self, path: Path) -> None:
@@ -146,6 +154,16 @@ class Settler:
             if not (entry.complete or entry.last == snapshot):
                 entry.last = snapshot
                 self._schedule(entry, self.settle)
+                return False
+        # Closed after writing: nobody is writing it. Otherwise (settled by holding still, or
+        # looked at again after it seemed unfinished) a writer may still have it open.
+        if (entry.retried or not entry.complete) and self.being_written(entry.path):
+            with self._cond:  # held still, but its writer has not closed it: it may be filling in
+                if self._pending.get(entry.path) is entry:
+                    self._schedule(entry, self.settle)
+            return False
+        with self._cond:
+            if self._pending.get(entry.path) is not entry:
                 return False
             del self._pending[entry.path]
         self.ready(entry.path)

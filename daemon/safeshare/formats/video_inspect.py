@@ -221,6 +221,8 @@ def _entries(data: Buffer, stsd: Box, handler: str, found: Findings, where: str)
                 found.add(
                     Kind.SOFTWARE, "encoder vendor", bytes(data[b.body : b.body + 4]).decode("latin-1"), where
                 )
+            else:
+                _slack(data, b, found, where)
         end = inner[-1].end if inner else entry.start + header
         if end < entry.end and bytes(data[end : entry.end]).strip(b"\0"):
             found.add(Kind.OTHER, "data in a sample description", f"{entry.end - end} bytes", where)

@@ -39,6 +39,9 @@ FIXED = {
     "st3d": (5, 5),
     "frma": (4, 4),
     "enda": (2, 2),
+    "dvcC": (24, 24),  # Dolby Vision configuration
+    "dvvC": (24, 24),
+    "dvwC": (24, 24),
 }
 # Entry-counted tables: (where the count is, bytes before the entries, bytes an entry).
 COUNTED = {
@@ -122,7 +125,63 @@ def _sgpd(raw: bytes) -> int:
 GROUP_ENTRY = {b"roll": 2, b"prol": 2, b"rap ": 1, b"sync": 1, b"tele": 1}
 
 
-CONFIGS = {"avcC": _avcc, "hvcC": _hvcc, "esds": _esds, "chan": _chan, "sgpd": _sgpd}
+def _vpcc(raw: bytes) -> int:
+    """VP codec configuration (version 1): six bytes of fields, then initialization data."""
+    if raw[0] != 1:
+        return len(raw)  # an older layout: copied whole
+    return 12 + int.from_bytes(raw[10:12], "big")
+
+
+def _av1c(raw: bytes) -> int:
+    """AV1 configuration: four bytes, then configuration OBUs, each with its own size."""
+    pos = 4
+    while pos < len(raw):
+        header = raw[pos]
+        if not header & 0x02:  # an OBU without a size field runs to the end: all of it kept
+            return len(raw)
+        pos += 2 if header & 0x04 else 1
+        size = shift = 0
+        while True:  # leb128
+            byte, pos = raw[pos], pos + 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80 or shift > 56:
+                break
+        pos += size
+    return pos
+
+
+def _sbgp(raw: bytes) -> int:
+    """Sample-to-group: grouping type (and parameter), then (count, group) pairs."""
+    pos = 8 + (4 if raw[0] == 1 else 0)
+    return pos + 4 + 8 * int.from_bytes(raw[pos : pos + 4], "big")
+
+
+def _stz2(raw: bytes) -> int:
+    """Compact sample sizes: 4, 8 or 16 bits a sample."""
+    return 12 + (int.from_bytes(raw[8:12], "big") * raw[7] + 7) // 8
+
+
+def _subs(raw: bytes) -> int:
+    """Sub-sample information: per sample, its sub-samples' sizes and flags."""
+    width, count, pos = 4 if raw[0] == 1 else 2, int.from_bytes(raw[4:8], "big"), 8
+    for _ in range(count):
+        pos += 6 + (width + 6) * int.from_bytes(raw[pos + 4 : pos + 6], "big")
+    return pos
+
+
+CONFIGS = {
+    "avcC": _avcc,
+    "hvcC": _hvcc,
+    "esds": _esds,
+    "chan": _chan,
+    "sgpd": _sgpd,
+    "vpcC": _vpcc,
+    "av1C": _av1c,
+    "sbgp": _sbgp,
+    "stz2": _stz2,
+    "subs": _subs,
+}
 
 
 def _u32(data: Buffer, b: Box, at: int) -> int:
