@@ -10,21 +10,21 @@ from __future__ import annotations
 import mmap
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from safeshare.errors import Truncated
 
 Buffer = bytes | bytearray | mmap.mmap
 
 
-@dataclass(frozen=True)
 class Span:
     """`length` bytes at `offset` of the open input `fd`: media data that is copied file
-    to file when the output is written (fileio.copy_span), never held in memory."""
+    to file when the output is written (fileio.copy_span), never held in memory. (A plain
+    class: every `clean` imports this module, and a dataclass costs start-up time.)"""
 
-    fd: int
-    offset: int
-    length: int
+    __slots__ = ("fd", "length", "offset")
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.fd, self.offset, self.length = fd, offset, length
 
     def __len__(self) -> int:
         return self.length
