@@ -297,3 +297,15 @@ def test_a_video_is_recognised_by_its_content_whatever_its_name(tmp_path: Path) 
     assert detect(named.read_bytes()[:64]).name == "QuickTime"
     result = _clean(named, tmp_path / "out")
     assert result.ok and result.format == "QuickTime"
+
+
+def test_with_redaction_on_a_video_is_not_copied(tmp_path: Path) -> None:
+    """Faces or text the user asked to hide could be in any frame: no copy, and why."""
+    from safeshare.config import VisionConfig
+    from tests.vision_set import cleaned_with
+
+    result = cleaned_with(VisionConfig(redact=("faces",)), PHONE, tmp_path / "out")
+    assert result.status is Status.REFUSED
+    assert "redaction is on, and faces or text in a video cannot be hidden" in result.reason
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert messages.for_failure(result).title == "Couldn't clean mp4_with-gps.mp4"
