@@ -98,14 +98,18 @@ class Mp4(ImageFormat):
         return load(fd, size)
 
     def inspect(self, data: Buffer) -> Inspection:
+        return Inspection(self._findings(data, parse(data)))
+
+    @staticmethod
+    def _findings(data: Buffer, movie: Movie) -> Findings:
+        """What `inspect` reports, of a movie already parsed (`clean` parses it once)."""
         from safeshare.formats import video_inspect
 
-        movie = parse(data)
         found = Findings()
         video_inspect.top_level(data, movie.top, found)
         video_inspect.movie(data, movie.moov, movie.tracks, found)
         if not movie.kept:
-            return Inspection(found)
+            return found
         unused = unused_media(movie, chunk_list(data, movie))
         hidden = sum(
             1
@@ -115,13 +119,13 @@ class Mp4(ImageFormat):
         if unused > 0 or hidden:
             what = "media data no video or audio track uses"
             found.add(Kind.OTHER, what, f"{unused} bytes" if unused else "in fragments", "video media data")
-        return Inspection(found)
+        return found
 
     def clean(self, data: Buffer, options: CleanOptions) -> Cleaned:
         from safeshare.formats import video_write
 
         movie = parse(data)
-        findings = self.inspect(data).findings
+        findings = self._findings(data, movie)
         kept = movie.kept
         if not kept:
             raise UnsupportedFormat("unsupported video: it has no video or audio track")
@@ -166,19 +170,25 @@ class Mp4(ImageFormat):
         media += _ranges(data, chunks, options.source_fd)
         parts: list[Piece] = [ftyp, moov, *media] if moov_first else [ftyp, *media, moov]
         placed = sum(len(p) for p in parts)
-        parts += self._fragments(data, movie, ids, placed, options.source_fd)
-        reference = media_digest(data, kept, [r for runs in self._runs(data, movie).values() for r in runs])
+        used = media_runs(data, movie.moov, movie.fragments)
+        parts += self._fragments(data, movie, ids, placed, options.source_fd, used)
+        reference = media_digest(data, kept, [r for runs in used.values() for r in runs])
         return Cleaned([p for p in parts if len(p)], self.name, findings, reference=reference)
 
     def _fragments(
-        self, data: Buffer, movie: Movie, ids: set[int], placed: int, fd: int | None
+        self,
+        data: Buffer,
+        movie: Movie,
+        ids: set[int],
+        placed: int,
+        fd: int | None,
+        used: dict[int, list[tuple[int, int]]],
     ) -> list[Piece]:
         """The fragments in their own layout, moved as one: every box keeps its distance to
         the others (offsets relative to a 'moof' stay right), a box that is not kept ('sidx',
         'mfra', 'prft', 'emsg', 'free', 'uuid') becomes zeros of the same size."""
         parts: list[Piece] = []
         shift = placed - movie.fragments[0].start if movie.fragments else 0
-        used = self._runs(data, movie)
         for b in movie.fragments:
             if b.type == "moof":
                 parts.append(_fragment(data, b, ids, shift))
@@ -193,10 +203,6 @@ class Mp4(ImageFormat):
             else:
                 parts.append(_blank(b.end - b.start))
         return parts
-
-    @staticmethod
-    def _runs(data: Buffer, movie: Movie) -> dict[int, list[tuple[int, int]]]:
-        return media_runs(data, movie.moov, movie.fragments)
 
     def reread(self, output: Buffer, cleaned: Cleaned) -> str | None:
         from safeshare.formats.video_reread import reread

@@ -19,7 +19,7 @@ from safeshare.formats.isobmff import Box, boxes
 from safeshare.formats.isobmff_udta import read_user_data
 from safeshare.formats.video_sizes import colour, slack
 from safeshare.formats.video_telemetry import describe_track
-from safeshare.formats.video_tracks import Track, children, read_track
+from safeshare.formats.video_tracks import Track, children
 from safeshare.formats.video_write import (
     AUDIO_BOXES,
     AUDIO_HEADER,
@@ -226,7 +226,3 @@ def _entries(data: Buffer, stsd: Box, handler: str, found: Findings, where: str)
         end = inner[-1].end if inner else entry.start + header
         if end < entry.end and bytes(data[end : entry.end]).strip(b"\0"):
             found.add(Kind.OTHER, "data in a sample description", f"{entry.end - end} bytes", where)
-
-
-def tracks_of(data: Buffer, moov: Box) -> list[Track]:
-    return [read_track(data, t) for t in children(data, moov) if t.type == "trak"]

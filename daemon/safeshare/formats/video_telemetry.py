@@ -95,10 +95,6 @@ def _camm_samples(sample: bytes, track: Track) -> list[int]:
     return types
 
 
-def _camm_kinds(sample: bytes, track: Track) -> set[int]:
-    return set(_camm_samples(sample, track))
-
-
 def _camm_count(sample: bytes, track: Track, wanted: set[int]) -> int:
     """Of the samples read, the share that are of the `wanted` types, scaled to the track."""
     types = _camm_samples(sample, track)
@@ -127,7 +123,7 @@ def describe_track(data: Buffer, track: Track, found: Findings) -> None:
             found.add(Kind.DEVICE, "camera", model, WHERE)
         found.add(Kind.OTHER, "telemetry track", "GoPro GPMF (motion sensors, temperature)", WHERE)
     elif codec == "camm":
-        kinds = _camm_kinds(sample, track)
+        kinds = set(_camm_samples(sample, track))
         if kinds & {5, 6}:  # position, or a full GPS fix
             per = _per_sample(track) * track.samples / max(1, _camm_count(sample, track, {5, 6}))
             found.add(Kind.GPS, "location track", _every(per) if per else "GPS", WHERE)
