@@ -25,7 +25,7 @@ from safeshare.vision import installed
 from safeshare.vision.report import Seen, Visible
 from tests.daemon_harness import DaemonRun, wait_until
 from tests.dbus_session import Recorder, notification_server
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, require_exiftool
 
 needs_vision = pytest.mark.skipif(not installed(), reason="the vision extra is not installed")
 
@@ -199,12 +199,13 @@ def test_an_exiftool_edit_is_one_update_and_its_files_are_not_photos(tmp_path: P
 
     from tests.test_daemon import photo
 
+    exiftool = require_exiftool()
     with _watching(tmp_path) as (run, recorder):
         (run.pictures / "b.jpg").write_bytes(photo(1))
         wait_until(recorder.received)
         time.sleep(0.5)
         subprocess.run(
-            ["exiftool", "-q", "-overwrite_original", "-Artist=Jane", str(run.pictures / "b.jpg")], check=True
+            [exiftool, "-q", "-overwrite_original", "-Artist=Jane", str(run.pictures / "b.jpg")], check=True
         )
         time.sleep(3)
         got = recorder.received()

@@ -289,7 +289,8 @@ def test_a_subfolder_watchdog_could_not_watch_when_scheduling_is_reported(
     folders = _folders(recorder, observer, WatchConfig(pictures, recursive=True))
     _checks(folders, recorder)
     folder = folders.folders[0]
-    assert folder.state == "polling" and folders.polled() == [folder] and folder.handle is not None
+    # watchdog before 7.1 watches the rest live; 7.1+ refuses the whole schedule: polled either way
+    assert folder.state == "polling" and folders.polled() == [folder]
     assert recorder.notices == [
         f"some folders in ~/Pictures, such as ~/Pictures/Archive, are not watched live: {LIMIT}; "
         "new files in ~/Pictures are found by a scan every 20 seconds instead"

@@ -202,7 +202,9 @@ class Folders:
             if exc.errno not in LIMITS:
                 log.warning("cannot watch %s: %s", folder.config.path, exc.strerror or exc)
                 return False
-            self._poll(folder, folder.path, exc.errno)
+            # watchdog 7.1+ also raises a subfolder's refusal here; the refusal names which.
+            if not any(f is folder for f in self._take_refusals(scheduling=folder)):
+                self._poll(folder, folder.path, exc.errno)
             return True
         if not folder.there:
             return False  # swapped while it was being scheduled: the next check decides
@@ -258,13 +260,13 @@ class Folders:
         log.warning("%s", text)
         self.notice(text)
 
-    def _take_refusals(self) -> list[Folder]:
+    def _take_refusals(self, scheduling: Folder | None = None) -> list[Folder]:
         """Folders with a subfolder (or, rebuilding after an overflow, the folder itself) the
-        OS refused to watch since the last look."""
+        OS refused to watch since the last look; `scheduling` is one whose schedule failed."""
         refused: list[Folder] = []
         for root, where, error in refusals(self.observer):
             for folder in self.folders:
-                if folder.handle is not None and folder.path == root:
+                if (folder.handle is not None or folder is scheduling) and folder.path == root:
                     self._poll(folder, where, error)
                     refused.append(folder)
         return refused

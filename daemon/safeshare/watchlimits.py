@@ -4,7 +4,8 @@ watchdog's inotify observer (7.x) raises a refused watch on a watched folder its
 `schedule` (or from `start` when scheduled before it), but when it adds the watches for
 the subfolders of a recursive tree (at schedule time; in its inotify thread for subfolders
 made later; when it rebuilds them after a queue overflow) it swallows the OSError, and
-those subfolders are silently not watched. `make_observer` returns an inotify observer
+those subfolders are silently not watched (7.1+ raises the ones met at schedule time from
+`schedule`, as if the folder itself were refused). `make_observer` returns an inotify observer
 whose inotify instance records every refusal that is a limit (ENOSPC: the kernel's
 fs.inotify.max_user_watches; EMFILE) before watchdog drops it; `refusals` hands them over
 (to `folders.Folders.check`). If inotify itself cannot start for a limit, the observer
