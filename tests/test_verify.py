@@ -92,3 +92,25 @@ def test_verifier_rejects_a_different_picture(tmp_path: Path) -> None:
     other = pillow_view(synth.png(size=(10, 10)), "PNG", 10**9)
     with path.open("rb") as handle, pytest.raises(VerificationError, match="expected"):
         verify_output(handle.fileno(), cleaned, other, 10**9)
+
+
+@pytest.mark.parametrize(
+    ("data", "expect"),
+    [
+        (synth.jpeg(), "PNG"),
+        (synth.png(), "JPEG"),
+        (synth.png(), "GIF"),
+        (b"BM" + b"\0" * 60, "BMP"),  # its magic but no picture: refused by the plugin itself
+    ],
+    ids=["jpeg-as-png", "png-as-jpeg", "png-as-gif", "bmp-header-only"],
+)
+def test_pillow_reads_a_file_only_as_the_format_it_should_be(data: bytes, expect: str) -> None:
+    """Pillow's reading is by the plugin of the format the structural reading found: bytes of
+    another format are refused by it, not read by whichever plugin takes them."""
+    from safeshare.errors import CorruptImage
+    from safeshare.pillow_reading import view
+
+    with pytest.raises(CorruptImage, match="cannot read it"):
+        view(data, 10**9, expect)
+    assert view(synth.jpeg(), 10**9, "JPEG").format == "JPEG"
+    assert view(synth.png(), 10**9, "").format == "PNG"  # no format expected: any plugin

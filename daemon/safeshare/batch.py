@@ -22,10 +22,11 @@ from safeshare.pipeline import Pipeline, Ready, Result, Settings
 from safeshare.safepath import PinnedDir
 from safeshare.staging import MIN_SHARED, Job, stage
 from safeshare.staging import staged as stage_all
-from safeshare.vision.step import VisionStep
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from safeshare.vision.step import VisionStep
 
 
 SYNC_EVERY = 64  # renames made durable together (the folders are fsynced once per so many)

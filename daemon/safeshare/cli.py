@@ -23,10 +23,11 @@ from safeshare.cli_parser import build_parser as build_parser
 from safeshare.errors import ConfigError, SafeshareError, VisionUnavailable, describe_os_error
 from safeshare.pipeline import Pipeline, Result
 from safeshare.report import Progress, clean_json, clean_line, inspect_json, inspect_lines, shown
-from safeshare.vision.step import VisionStep
 
 if TYPE_CHECKING:
+    from safeshare.config import VisionConfig
     from safeshare.notify import Notifier
+    from safeshare.vision.step import VisionStep
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 NOT_RUNNING = "not-running.json"  # in the state folder: what was said, and when
@@ -203,6 +204,16 @@ def run_config(args: argparse.Namespace, config: config_mod.Config) -> int:
     return EXIT_OK
 
 
+def _vision_step(config: VisionConfig, max_pixels: int, wanted: bool) -> VisionStep | None:
+    """`VisionStep.if_available`, its module imported only when it may be used (~3 ms of a
+    start-up with --no-vision)."""
+    if not wanted and not config.redact:
+        return None
+    from safeshare.vision.step import VisionStep
+
+    return VisionStep.if_available(config, max_pixels, wanted)
+
+
 def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     out_dir: Path = (args.output or config.output).expanduser()
     if out_dir.exists() and not out_dir.is_dir():
@@ -211,7 +222,7 @@ def run_clean(args: argparse.Namespace, config: config_mod.Config) -> int:
     jobs, skipped = collect(args.paths, out_dir)
     workers = workers_for(jobs)
     try:
-        vision = VisionStep.if_available(config.vision, config.clean.max_pixels, not args.no_vision)
+        vision = _vision_step(config.vision, config.clean.max_pixels, not args.no_vision)
     except VisionUnavailable as exc:  # never a copy that keeps what the user asked to hide
         say(f"safeshare: nothing cleaned: {config.source or 'configuration'}: {exc}")
         return EXIT_USAGE
@@ -250,7 +261,7 @@ def run_inspect(args: argparse.Namespace, config: config_mod.Config) -> int:
     jobs, _ = collect(args.paths, None)
     # inspect publishes nothing, so it needs no redaction: it looks if it can
     looking = dataclasses.replace(config.vision, redact=())
-    vision = VisionStep.if_available(looking, config.clean.max_pixels, not args.no_vision)
+    vision = _vision_step(looking, config.clean.max_pixels, not args.no_vision)
     try:
         for job in jobs:
             report = inspect_file(job.source, max_bytes, vision)

@@ -24,9 +24,10 @@ from safeshare.pillow_reading import PillowView, Source, full_decode, view
 def pillow_view(source: Source, format_name: str, max_pixels: int) -> PillowView:
     """Pillow's reading of a file: here when the format's headers are pure Python, in the
     decoder worker otherwise."""
-    if by_name(format_name).in_process:
-        return view(source, max_pixels)
-    return isolation.pool().call(view, source, max_pixels)
+    fmt = by_name(format_name)
+    if fmt.in_process:
+        return view(source, max_pixels, fmt.pillow_name)
+    return isolation.pool().call(view, source, max_pixels, fmt.pillow_name)
 
 
 def verify_output(fd: int, cleaned: Cleaned, expected: PillowView | None, max_pixels: int) -> None:
