@@ -138,3 +138,15 @@ def test_default_folders_are_looked_up_when_asked_for(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["False", "True", "Safe", "to", "share"]
+
+
+def test_a_batch_imports_its_formats_before_forking_its_workers() -> None:
+    """The modules of the formats the files' names point to are imported once, in the
+    parent, before it forks: not again in every worker; other formats' modules are not."""
+    probe = (
+        "import sys; from safeshare.staging import _preload; _preload({'.png', '.txt'}); "
+        "print(sorted(m for m in sys.modules if m.startswith(('safeshare.formats.', 'PIL.')) "
+        "and m.endswith(('png', 'jpeg', 'PngImagePlugin', 'JpegImagePlugin'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['PIL.PngImagePlugin', 'safeshare.formats.png']"

@@ -62,6 +62,12 @@ _PLUGINS = {
 }
 
 
+def preload(expect: str) -> None:
+    """Import Pillow's plugin for the format `expect` now (before forking workers)."""
+    if expect in _PLUGINS:
+        importlib.import_module(f"PIL.{_PLUGINS[expect]}")
+
+
 def _image(source: Source, expect: str) -> Image.Image:
     """Pillow's reading of `source`: by the plugin of the format `expect` when it is one of
     `_PLUGINS` (refused as Pillow's `open` refuses what no plugin accepts), else by `open`."""

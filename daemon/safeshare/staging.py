@@ -121,6 +121,7 @@ def _in_processes(
         if heif:
             isolation.pool().prestart()
 
+    _preload({job.source.suffix.lower() for job in jobs})
     pool = procpool.ForkPool(task, workers, at_start, lambda: isolation.pool().close())
     return _in_order(pool, jobs, pipeline, output, procpool.chunked(len(jobs), workers))
 
@@ -168,3 +169,14 @@ def _as_result(job: Job, payload: object) -> Result:
         return payload
     reason = payload.reason if isinstance(payload, procpool.Lost) else "internal error (a bad reply)"
     return stopped(job.source, SafeshareError(reason))
+
+
+def _preload(suffixes: set[str]) -> None:
+    """Import, before forking, the format modules the files' names point to, and Pillow's
+    plugins for them: imported once here, not once in every worker (content still decides)."""
+    from safeshare.formats import FORMATS
+    from safeshare.pillow_reading import preload
+
+    for line in FORMATS:
+        if suffixes & set(line.extensions):
+            preload(line.load().pillow_name)
