@@ -358,3 +358,101 @@ def test_a_version_that_fails_keeps_the_earlier_copy_its_own(run: Run) -> None:
     assert run.outcome(photo) is Disposition.PUBLISHED
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_7.jpg"]
     assert run.reported[-1].updated
+
+
+def _restarted(run: Run) -> FileHandler:
+    """A fresh handler on the same ledger and folders: the daemon after a restart."""
+    return FileHandler(
+        run.pipeline,  # type: ignore[arg-type]
+        run.ledger,
+        OneFolder(run.pictures),  # type: ignore[arg-type]
+        run.settler,
+        OutputFolder(run.out),
+        run.reported.append,
+    )
+
+
+def test_a_stop_just_after_a_copy_is_renamed_keeps_the_copy_its_own(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM lands between a copy's rename and its row: the stop's note must not erase the
+    intent that says the copy is this photo's, or the next start, finding a copy it cannot
+    tell is its own, writes the photo again beside it as 'IMG_1 (2).jpg'."""
+    from safeshare.pipeline import Ready
+
+    photo = _photo(run)
+    real = Ready.commit
+
+    def commit_then_stop(self: Ready, *args: Any, **kwargs: Any) -> Any:
+        result = real(self, *args, **kwargs)
+        run.handler.stopping.set()  # the signal arrives right after the rename
+        return result
+
+    monkeypatch.setattr(Ready, "commit", commit_then_stop)
+    run.handler.process(photo)
+    monkeypatch.setattr(Ready, "commit", real)
+    assert run.outcome(photo) is Disposition.WORKING and run.reported == []
+    again = _restarted(run)
+    again.process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert run.outcome(photo) is Disposition.PUBLISHED
+    record = run.ledger.get(photo)
+    assert record is not None and record.reason != INTERRUPTED  # publishing is not a crash of its own
+    # The user was never told of the first copy: this is its first word, "cleaned"
+    assert [(r.output, r.updated) for r in run.reported] == [(run.out / "IMG_1.jpg", False)]
+
+
+def test_a_file_that_took_the_copys_name_during_a_stop_is_not_taken_for_the_copy(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 'publishing' row names IMG_1.jpg; just then another program puts its own file
+    there (so the rename is refused) and the stop comes before another name is tried. The
+    row names the file safeshare was renaming, which is not the one there: the next start
+    leaves that file alone and writes 'IMG_1 (2).jpg'."""
+    from safeshare.pipeline import Ready
+
+    photo = _photo(run)
+    real = Ready.commit
+
+    def raced_then_stopped(self: Ready, name: str, **kwargs: Any) -> Any:
+        (self.folder / name).write_bytes(b"someone else's file")  # after the 'taken' check
+        run.handler.stopping.set()
+        return real(self, name, **kwargs)
+
+    monkeypatch.setattr(Ready, "commit", raced_then_stopped)
+    run.handler.process(photo)
+    monkeypatch.setattr(Ready, "commit", real)
+    _restarted(run).process(photo)
+    assert (run.out / "IMG_1.jpg").read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+
+
+def test_the_users_file_at_the_copys_name_survives_a_stop_while_an_edit_is_published(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user put their own file where the photo's copy was; the photo is edited, and the
+    stop comes while its new copy is being published (which declines the user's file). The
+    'publishing' row is newer than the user's file, but names another file: the next start
+    does not take the user's file for the photo's copy."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    time_passes()
+    copy.unlink()
+    copy.write_bytes(b"the user's own file")
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+    from safeshare.pipeline import Ready
+
+    real = Ready.commit
+
+    def stopped_meanwhile(self: Ready, name: str, **kwargs: Any) -> Any:
+        run.handler.stopping.set()
+        return real(self, name, **kwargs)
+
+    monkeypatch.setattr(Ready, "commit", stopped_meanwhile)
+    run.handler.process(photo)
+    monkeypatch.setattr(Ready, "commit", real)
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == b"the user's own file"
+    assert (run.out / "IMG_1 (2).jpg").is_file()

@@ -330,3 +330,31 @@ def test_no_inotify_instance_left_polls_every_folder(home: Path, monkeypatch: py
     _checks(folders, recorder)
     assert folders.folders[0].state == "polling" and len(recorder.notices) == 1
     assert "fs.inotify.max_user_instances" in recorder.notices[0]
+
+
+def test_a_refusal_taken_while_another_folder_is_scheduled_still_counts_as_a_change(
+    home: Path, refuse: Callable[[Path], None], observers: Callable[..., BaseObserver]
+) -> None:
+    """Pictures' new subfolder is refused in watchdog's thread; in the same check, polled
+    Downloads is tried live again and refused again, which takes every waiting refusal:
+    Pictures' is still applied and the check still says something changed (the daemon
+    rewrites its state file only then)."""
+    from safeshare.watchlimits import _QUEUE
+
+    pictures, downloads = home / "Pictures", home / "Downloads"
+    (downloads / "Archive").mkdir(parents=True)
+    refuse(downloads / "Archive")
+    recorder, observer = Recorder(), observers(make_observer(timeout=1))
+    folders = _folders(
+        recorder, observer, WatchConfig(downloads, recursive=True), WatchConfig(pictures, recursive=True)
+    )
+    _checks(folders, recorder, 1)
+    polled, watched = folders.folders
+    assert (watched.state, polled.state) == ("watching", "polling")
+    refuse(pictures / "Later")
+    (pictures / "Later").mkdir()
+    waiting = getattr(observer, _QUEUE)
+    wait_until(lambda: waiting.qsize() > 0, timeout=10)
+    polled.retry_at = 0.0  # its live retry is due now
+    assert folders.check(recorder.on_appeared)
+    assert watched.state == "polling" and "such as ~/Pictures/Later" in recorder.notices[-1]

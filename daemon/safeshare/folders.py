@@ -121,6 +121,7 @@ class Folders:
         self.handler = handler
         self.notice = notice or (lambda text: None)  # every notice is logged as well
         self.poll_seconds = poll_seconds
+        self.refused = False  # a folder was found refused during the current `check`
         for folder in self.folders:
             if self._look(folder)[0] == "missing":
                 log.info(
@@ -130,7 +131,7 @@ class Folders:
     def check(self, appeared: Callable[[Folder], None]) -> bool:
         """Re-look at every folder; (re)schedule the ones that appeared (and call `appeared`
         for each, to scan it). True if any state changed."""
-        changed = False
+        changed, self.refused = False, False
         for folder in self.folders:
             kind, path = self._look(folder)
             if kind == "dir" and folder.active and path == folder.path and folder.there:
@@ -150,7 +151,8 @@ class Folders:
             elif kind != folder.state:
                 self._enter(folder, kind)
                 changed = True
-        return bool(self._take_refusals()) or changed
+        self._take_refusals()
+        return self.refused or changed  # refusals taken while scheduling count too, any folder's
 
     def polled(self) -> list[Folder]:
         """Folders the OS cannot watch live: the daemon rescans each every `poll_seconds`."""
@@ -269,6 +271,7 @@ class Folders:
                 if (folder.handle is not None or folder is scheduling) and folder.path == root:
                     self._poll(folder, where, error)
                     refused.append(folder)
+        self.refused = self.refused or bool(refused)
         return refused
 
     def _unschedule(self, folder: Folder) -> None:

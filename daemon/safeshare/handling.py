@@ -44,13 +44,15 @@ OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwri
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
-PUBLISHING = "publishing"  # the intent row written just before a copy is renamed into place
+# The intent row written just before a copy is renamed into place, with the identity of
+# the file being renamed ("publishing DEV:INODE"): at the next start, the file at the copy's
+# name is this photo's only if it is that very file.
+PUBLISHING = "publishing"
 # Outcomes of an attempt that wrote nothing: the file's earlier copy (if any) stays its own,
 # so that the next good version replaces it instead of landing beside it as "name (2)".
 KEEPS_COPY = frozenset(
     {Disposition.RETRY_INPUT, Disposition.RETRY_OUTPUT, Disposition.REFUSED, Disposition.FAILED}
 )
-OWNED_SLACK = 2.0  # seconds a copy may be renamed into place after its intent was recorded
 OnResult = Callable[[Result], None]
 
 
@@ -84,6 +86,7 @@ class FileHandler:
         self.released: set[Path] = set()
         self.paused: Callable[[float], bool] = lambda landed: False  # `safeshare pause` (the daemon's)
         self.held: set[Path] = set()  # photos with a copy that changed while paused
+        self.unreported: set[Path] = set()  # copies renamed into place, then a stop or crash
         self.moves = Moves()
 
     def process(self, path: Path) -> None:
@@ -152,8 +155,11 @@ class FileHandler:
             # row rewritten by an attempt that did not get that far tells nothing.
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
-            elif before.outcome is Disposition.WORKING and before.reason == PUBLISHING:
-                self.owned_at.setdefault(path, before.at + OWNED_SLACK)
+            elif before.outcome is Disposition.WORKING and before.reason.startswith(PUBLISHING):
+                in_place = _renamed_into_place(before.output, before.reason)
+                if in_place is not None:  # renamed, then a stop or a crash before its row
+                    self.owned_at.setdefault(path, in_place)
+                    self.unreported.add(path)  # never said: "cleaned" when it is, not "updated"
         self.delayed.discard(path)
         if interrupted and before is not None and before.reason == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
@@ -169,7 +175,10 @@ class FileHandler:
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
             output=before.output if before is not None else None,  # it still owns its copy's name
-            reason=INTERRUPTED if interrupted and before is not None and before.reason != STOPPED else "",
+            # A stop, or a crash while publishing (parsing was over), is not the file's doing.
+            reason=INTERRUPTED
+            if interrupted and before is not None and not before.reason.startswith((STOPPED, PUBLISHING))
+            else "",
             history=False,
         )
         return True
@@ -181,7 +190,10 @@ class FileHandler:
         if path is None:
             return
         record = self.ledger.get(path)
-        if record is not None and record.outcome is Disposition.WORKING:
+        # A 'publishing' row stays: its copy may be in place already (the stop came just
+        # after the rename), and it names the very file that copy is.
+        publishing = record is not None and record.reason.startswith(PUBLISHING)
+        if record is not None and record.outcome is Disposition.WORKING and not publishing:
             self.ledger.record(
                 path,
                 Disposition.WORKING,
@@ -241,7 +253,7 @@ class FileHandler:
                     mtime_ns=mtime_ns,
                     sha256=ready.prepared.sha256,
                     output=path,
-                    reason=PUBLISHING,
+                    reason="{} {}:{}".format(PUBLISHING, *ready.staged.identity),
                     history=False,
                 )
                 # Our own copy is replaced only if nobody changed it since we wrote it.
@@ -249,7 +261,8 @@ class FileHandler:
                     candidate.name, replace=ours, owned_since=self._owned(source) if ours else None
                 )
                 if result is not None:
-                    result.updated = ours and taken  # an earlier copy of this file was replaced
+                    # an earlier copy of this file, one the user was told of, was replaced
+                    result.updated = ours and taken and source not in self.unreported
                     self.released.discard(source)
                     return result
             n += 1
@@ -274,6 +287,7 @@ class FileHandler:
         self.unfinished.pop(path, None)
         if disposition not in KEEPS_COPY:
             self.owned_at.pop(path, None)  # decided: the next change starts from the ledger's row
+            self.unreported.discard(path)
         if disposition is Disposition.RETRY_OUTPUT:
             # Disk full, read-only or missing folder: try again later, less and less often,
             # and tell the user once, not at every attempt. (Logged before it is recorded:
@@ -320,3 +334,16 @@ class FileHandler:
             history=history,
             settings=self.pipeline.key,
         )
+
+
+def _renamed_into_place(output: Path | None, reason: str) -> float | None:
+    """The ctime of the file at `output` if it is the file a 'publishing DEV:INODE' row was
+    renaming into place (then it is that photo's copy, as it was written); else None."""
+    try:
+        dev, ino = (int(n) for n in reason.removeprefix(PUBLISHING).strip().split(":"))
+        st = os.lstat(output) if output is not None else None
+    except (ValueError, OSError):
+        return None
+    if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (dev, ino):
+        return None
+    return st.st_ctime
