@@ -456,3 +456,95 @@ def test_the_users_file_at_the_copys_name_survives_a_stop_while_an_edit_is_publi
     _restarted(run).process(photo)
     assert copy.read_bytes() == b"the user's own file"
     assert (run.out / "IMG_1 (2).jpg").is_file()
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 or a power cut: nothing after it runs."""
+
+
+def _stop_after_rename(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safeshare.pipeline import Ready
+
+    real = Ready.commit
+
+    def commit_then_stop(self: Ready, *args: Any, **kwargs: Any) -> Any:
+        result = real(self, *args, **kwargs)
+        run.handler.stopping.set()
+        return result
+
+    monkeypatch.setattr(Ready, "commit", commit_then_stop)
+
+
+def _killed_before_rename(run: Run, monkeypatch: pytest.MonkeyPatch, photo: Path) -> None:
+    from safeshare.pipeline import Ready
+
+    def die(self: Ready, *args: Any, **kwargs: Any) -> Any:
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Ready, "commit", die)
+        with pytest.raises(_Killed):
+            run.handler.process(photo)  # its temp file is discarded, as the start's sweep does
+
+
+def test_a_copy_changed_in_place_after_a_stop_is_not_replaced(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same file (inode) at the copy's name, but written to since its rename: the user's."""
+    photo = _photo(run)
+    with monkeypatch.context():
+        _stop_after_rename(run, monkeypatch)
+        run.handler.process(photo)
+    monkeypatch.undo()
+    copy = run.out / "IMG_1.jpg"
+    time_passes()
+    with copy.open("r+b") as handle:  # an in-place edit keeps the inode
+        handle.seek(0, 2)
+        handle.write(b"THE USER'S NOTE")
+    _restarted(run).process(photo)
+    assert copy.read_bytes().endswith(b"THE USER'S NOTE")
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+
+
+def test_a_file_given_the_freed_inode_of_a_temp_file_is_not_taken_for_the_copy(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before the rename: the temp file is removed, and ext4 gives its inode number to
+    the next file made, here the user's at the copy's name. Size and mtime tell them apart."""
+    photo = _photo(run)
+    _killed_before_rename(run, monkeypatch, photo)
+    copy = run.out / "IMG_1.jpg"
+    copy.write_bytes(b"the user's own export")
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == b"the user's own export"
+    assert (run.out / "IMG_1 (2).jpg").is_file()
+
+
+def test_an_edit_killed_before_its_exchange_still_replaces_the_earlier_copy(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row names the earlier copy it was to replace: unchanged, it is still the photo's."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+    _killed_before_rename(run, monkeypatch, photo)
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert [r.updated for r in run.reported] == [False, True]  # cleaned, then updated
+
+
+def test_an_edit_renamed_just_before_a_stop_is_said_updated(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+    with monkeypatch.context():
+        _stop_after_rename(run, monkeypatch)
+        run.handler.process(photo)
+    monkeypatch.undo()
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert [r.updated for r in run.reported] == [False, True]

@@ -15,6 +15,7 @@ This is the only code that touches the ledger and the retry schedule for a file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -44,10 +45,12 @@ OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwri
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
-# The intent row written just before a copy is renamed into place, with the identity of
-# the file being renamed ("publishing DEV:INODE"): at the next start, the file at the copy's
-# name is this photo's only if it is that very file.
+# The intent row written just before a copy is renamed into place: "publishing NEW", or
+# "publishing NEW over OLD" when it replaces the photo's earlier copy, each the device,
+# inode, size and mtime of that file. At the next start, the file at the copy's name is
+# this photo's only if it is one of those files, unchanged (`_in_place`).
 PUBLISHING = "publishing"
+OWNED_SLACK = 2.0  # seconds within which the rename follows its intent row
 # Outcomes of an attempt that wrote nothing: the file's earlier copy (if any) stays its own,
 # so that the next good version replaces it instead of landing beside it as "name (2)".
 KEEPS_COPY = frozenset(
@@ -156,10 +159,12 @@ class FileHandler:
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
             elif before.outcome is Disposition.WORKING and before.reason.startswith(PUBLISHING):
-                in_place = _renamed_into_place(before.output, before.reason)
-                if in_place is not None:  # renamed, then a stop or a crash before its row
-                    self.owned_at.setdefault(path, in_place)
-                    self.unreported.add(path)  # never said: "cleaned" when it is, not "updated"
+                in_place = _in_place(before.output, before.reason, before.at)
+                if in_place is not None:  # a stop or a crash came before the final row
+                    owned_since, told = in_place
+                    self.owned_at.setdefault(path, owned_since)
+                    if not told:  # a first copy never said: "cleaned" when it is, not "updated"
+                        self.unreported.add(path)
         self.delayed.discard(path)
         if interrupted and before is not None and before.reason == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
@@ -246,6 +251,7 @@ class FileHandler:
             ours = owner == source and not self.released.intersection((source, *source.parents))
             taken = ready.taken(candidate.name)
             if ours or (owner is None and not taken):
+                reason = _publishing(ready, candidate.name if ours and taken else None, self._owned(source))
                 self.ledger.record(
                     source,
                     Disposition.WORKING,
@@ -253,7 +259,7 @@ class FileHandler:
                     mtime_ns=mtime_ns,
                     sha256=ready.prepared.sha256,
                     output=path,
-                    reason="{} {}:{}".format(PUBLISHING, *ready.staged.identity),
+                    reason=reason,
                     history=False,
                 )
                 # Our own copy is replaced only if nobody changed it since we wrote it.
@@ -336,14 +342,37 @@ class FileHandler:
         )
 
 
-def _renamed_into_place(output: Path | None, reason: str) -> float | None:
-    """The ctime of the file at `output` if it is the file a 'publishing DEV:INODE' row was
-    renaming into place (then it is that photo's copy, as it was written); else None."""
+def _stamp(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _publishing(ready: Ready, earlier: str | None, owned_since: float) -> str:
+    """The intent row's reason: the staged file, and the earlier copy at `earlier` it is to
+    replace, if that file is still the copy (unchanged since `owned_since`)."""
+    reason = f"{PUBLISHING} {_stamp(ready.staged.stat())}"
+    if earlier is not None:
+        with contextlib.suppress(OSError):
+            st = ready.staged.stat(earlier)
+            if stat.S_ISREG(st.st_mode) and st.st_ctime <= owned_since:
+                reason += f" over {_stamp(st)}"
+    return reason
+
+
+def _in_place(output: Path | None, reason: str, at: float) -> tuple[float, bool] | None:
+    """After a 'publishing' row: (since when the file at `output` is this photo's copy, and
+    whether the user was told of a copy there before) when that file is the one the row was
+    renaming into place, renamed then and unchanged since, or the earlier copy it was to
+    replace, unchanged since the row. Anything else there is not ours: None."""
+    words = reason.split()
     try:
-        dev, ino = (int(n) for n in reason.removeprefix(PUBLISHING).strip().split(":"))
         st = os.lstat(output) if output is not None else None
-    except (ValueError, OSError):
+    except OSError:
         return None
-    if st is None or not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (dev, ino):
+    if st is None or not stat.S_ISREG(st.st_mode) or len(words) not in (2, 4):
         return None
-    return st.st_ctime
+    earlier = words[3] if len(words) == 4 and words[2] == "over" else None
+    if _stamp(st) == words[1] and st.st_ctime <= at + OWNED_SLACK:
+        return st.st_ctime, earlier is not None
+    if earlier is not None and _stamp(st) == earlier and st.st_ctime <= at:
+        return st.st_ctime, True
+    return None

@@ -57,6 +57,10 @@ class Staged:
         self.folder_fd = fds[0]
         self.lock_fd = fds[1] if len(fds) > 1 else -1
 
+    def stat(self, name: str | None = None) -> os.stat_result:
+        """The temp file's lstat, or that of `name` in its folder (OSError if none)."""
+        return os.lstat(self.temp_name if name is None else name, dir_fd=self.folder_fd)
+
     def close(self) -> None:
         """Let go of it, leaving the file (another process has taken it over)."""
         self._close()
