@@ -462,14 +462,15 @@ class _Killed(BaseException):
     """Stands for kill -9 or a power cut: nothing after it runs."""
 
 
-def _stop_after_rename(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def _stop_after_rename(run: Run, monkeypatch: pytest.MonkeyPatch, handler: FileHandler | None = None) -> None:
     from safeshare.pipeline import Ready
 
     real = Ready.commit
+    stopped = handler or run.handler
 
     def commit_then_stop(self: Ready, *args: Any, **kwargs: Any) -> Any:
         result = real(self, *args, **kwargs)
-        run.handler.stopping.set()
+        stopped.stopping.set()
         return result
 
     monkeypatch.setattr(Ready, "commit", commit_then_stop)
@@ -548,3 +549,99 @@ def test_an_edit_renamed_just_before_a_stop_is_said_updated(
     _restarted(run).process(photo)
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
     assert [r.updated for r in run.reported] == [False, True]
+
+
+def test_a_first_copy_published_twice_over_stops_is_still_said_cleaned(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renamed, stopped; published again over that copy at the next start, stopped again: the
+    user never heard of either, so the third start's word is "cleaned"."""
+    photo = _photo(run)
+    with monkeypatch.context() as patch:
+        _stop_after_rename(run, patch)
+        run.handler.process(photo)
+    second = _restarted(run)
+    with monkeypatch.context() as patch:
+        _stop_after_rename(run, patch, second)
+        second.process(photo)
+    assert run.reported == []
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert [r.updated for r in run.reported] == [False]
+
+
+def test_a_crash_while_parsing_again_after_a_stop_keeps_the_copy_known(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row taken up at a start carries the copy it names: a crash then, while the photo
+    is parsed again, does not turn its copy into someone else's file."""
+    photo = _photo(run)
+    with monkeypatch.context() as patch:
+        _stop_after_rename(run, patch)
+        run.handler.process(photo)
+    second = _restarted(run)
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", crash)
+        with pytest.raises(_Killed):
+            second.process(photo)
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert run.outcome(photo) is Disposition.PUBLISHED
+
+
+def test_a_file_that_crashes_the_parser_is_still_refused_after_two_crashes_following_a_stop(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = _photo(run)
+    with monkeypatch.context() as patch:
+        _stop_after_rename(run, patch)
+        run.handler.process(photo)
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise _Killed
+
+    for _ in range(2):
+        with monkeypatch.context() as patch:
+            patch.setattr(run.pipeline, "prepare", crash)
+            with pytest.raises(_Killed):
+                _restarted(run).process(photo)
+    _restarted(run).process(photo)
+    assert run.outcome(photo) is Disposition.REFUSED
+
+
+def test_a_publishing_row_that_waited_for_a_busy_ledger_still_names_the_copy(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program holds the ledger for 3 s just as the row is written: the row's time is
+    when it was written, so the copy renamed right after it is still the photo's."""
+    import sqlite3
+    import threading
+
+    photo = _photo(run)
+    real = FileHandler._publishing
+
+    def while_busy(self: FileHandler, *args: Any) -> str:
+        held = threading.Event()
+
+        def hold() -> None:
+            db = sqlite3.connect(run.ledger.path, timeout=0)
+            db.execute("BEGIN IMMEDIATE")
+            held.set()
+            threading.Event().wait(3.0)
+            db.rollback()
+            db.close()
+
+        threading.Thread(target=hold, daemon=True).start()
+        held.wait()
+        return real(self, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FileHandler, "_publishing", while_busy)
+        _stop_after_rename(run, patch)
+        run.handler.process(photo)
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]

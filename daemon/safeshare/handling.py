@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safeshare import ownership
 from safeshare.catchup import Moves
 from safeshare.decision import RETRY_DELAYS, Attempt, decide, logged, repeated
 from safeshare.disposition import Disposition
@@ -45,12 +46,6 @@ OUTPUT_RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # output unwri
 LEDGER_RETRY = 10.0  # the ledger is busy (another process holds it) or being replaced
 INTERRUPTED = "interrupted once"  # the reason a 'working' row gets when it is resumed
 STOPPED = "stopped by the user"  # a stop (SIGTERM) cut it short: not the file's fault
-# The intent row written just before a copy is renamed into place: "publishing NEW", or
-# "publishing NEW over OLD" when it replaces the photo's earlier copy, each the device,
-# inode, size and mtime of that file. At the next start, the file at the copy's name is
-# this photo's only if it is one of those files, unchanged (`_in_place`).
-PUBLISHING = "publishing"
-OWNED_SLACK = 2.0  # seconds within which the rename follows its intent row
 # Outcomes of an attempt that wrote nothing: the file's earlier copy (if any) stays its own,
 # so that the next good version replaces it instead of landing beside it as "name (2)".
 KEEPS_COPY = frozenset(
@@ -152,21 +147,24 @@ class FileHandler:
             and before is not None
             and before.outcome is Disposition.WORKING
         )
+        working = before is not None and before.outcome is Disposition.WORKING
+        happened, copy = ownership.split(before.reason) if before is not None and working else ("", "")
         if before is not None and before.output is not None:
             # When our copy was last known to be ours: its publish (the row is written just
             # after), or the intent just before the rename when a crash came in between. A
             # row rewritten by an attempt that did not get that far tells nothing.
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
-            elif before.outcome is Disposition.WORKING and before.reason.startswith(PUBLISHING):
-                in_place = _in_place(before.output, before.reason, before.at)
-                if in_place is not None:  # a stop or a crash came before the final row
+            elif working and copy:  # a stop or a crash came before the final row
+                in_place = ownership.in_place(before.output, happened, copy, before.at)
+                if in_place is not None:
                     owned_since, told = in_place
                     self.owned_at.setdefault(path, owned_since)
                     if not told:  # a first copy never said: "cleaned" when it is, not "updated"
                         self.unreported.add(path)
+                copy = copy if in_place is not None else ""  # carried on while it is there
         self.delayed.discard(path)
-        if interrupted and before is not None and before.reason == INTERRUPTED:
+        if interrupted and happened == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
             self.ledger.record(
                 path, Disposition.REFUSED, size=st.st_size, mtime_ns=st.st_mtime_ns, reason=reason
@@ -181,9 +179,9 @@ class FileHandler:
             mtime_ns=st.st_mtime_ns,
             output=before.output if before is not None else None,  # it still owns its copy's name
             # A stop, or a crash while publishing (parsing was over), is not the file's doing.
-            reason=INTERRUPTED
-            if interrupted and before is not None and not before.reason.startswith((STOPPED, PUBLISHING))
-            else "",
+            reason=ownership.join(
+                INTERRUPTED if interrupted and happened not in (STOPPED, ownership.PUBLISHING) else "", copy
+            ),
             history=False,
         )
         return True
@@ -195,17 +193,19 @@ class FileHandler:
         if path is None:
             return
         record = self.ledger.get(path)
+        if record is None or record.outcome is not Disposition.WORKING:
+            return
+        happened, copy = ownership.split(record.reason)
         # A 'publishing' row stays: its copy may be in place already (the stop came just
         # after the rename), and it names the very file that copy is.
-        publishing = record is not None and record.reason.startswith(PUBLISHING)
-        if record is not None and record.outcome is Disposition.WORKING and not publishing:
+        if happened != ownership.PUBLISHING:
             self.ledger.record(
                 path,
                 Disposition.WORKING,
                 size=record.size,
                 mtime_ns=record.mtime_ns,
                 output=record.output,
-                reason=STOPPED,
+                reason=ownership.join(STOPPED, copy),
                 history=False,
             )
 
@@ -251,7 +251,7 @@ class FileHandler:
             ours = owner == source and not self.released.intersection((source, *source.parents))
             taken = ready.taken(candidate.name)
             if ours or (owner is None and not taken):
-                reason = _publishing(ready, candidate.name if ours and taken else None, self._owned(source))
+                reason = self._publishing(ready, candidate.name if ours and taken else None)
                 self.ledger.record(
                     source,
                     Disposition.WORKING,
@@ -275,6 +275,21 @@ class FileHandler:
             candidate = numbered(wanted, n)
         ready.discard()
         return stopped(source, SafeshareError("safeshare was stopping"), ready.prepared.sha256)
+
+    def _publishing(self, ready: Ready, earlier: str | None) -> str:
+        """The row's reason just before the rename: the staged file, and the earlier copy at
+        `earlier` it is to replace if that is still the copy (unchanged since it was ours)."""
+        source = ready.prepared.source
+        try:
+            new = ready.staged.stat()
+        except OSError:
+            return f"{ownership.PUBLISHING} -"  # names no file: nothing is taken for the copy
+        replaced = None
+        with contextlib.suppress(OSError):
+            st = ready.staged.stat(earlier) if earlier is not None else None
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_ctime <= self._owned(source):
+                replaced = st
+        return ownership.publishing(new, replaced, said=source not in self.unreported)
 
     def _owned(self, source: Path) -> float:
         return self.owned_at.get(source, 0.0)
@@ -340,39 +355,3 @@ class FileHandler:
             history=history,
             settings=self.pipeline.key,
         )
-
-
-def _stamp(st: os.stat_result) -> str:
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-
-def _publishing(ready: Ready, earlier: str | None, owned_since: float) -> str:
-    """The intent row's reason: the staged file, and the earlier copy at `earlier` it is to
-    replace, if that file is still the copy (unchanged since `owned_since`)."""
-    reason = f"{PUBLISHING} {_stamp(ready.staged.stat())}"
-    if earlier is not None:
-        with contextlib.suppress(OSError):
-            st = ready.staged.stat(earlier)
-            if stat.S_ISREG(st.st_mode) and st.st_ctime <= owned_since:
-                reason += f" over {_stamp(st)}"
-    return reason
-
-
-def _in_place(output: Path | None, reason: str, at: float) -> tuple[float, bool] | None:
-    """After a 'publishing' row: (since when the file at `output` is this photo's copy, and
-    whether the user was told of a copy there before) when that file is the one the row was
-    renaming into place, renamed then and unchanged since, or the earlier copy it was to
-    replace, unchanged since the row. Anything else there is not ours: None."""
-    words = reason.split()
-    try:
-        st = os.lstat(output) if output is not None else None
-    except OSError:
-        return None
-    if st is None or not stat.S_ISREG(st.st_mode) or len(words) not in (2, 4):
-        return None
-    earlier = words[3] if len(words) == 4 and words[2] == "over" else None
-    if _stamp(st) == words[1] and st.st_ctime <= at + OWNED_SLACK:
-        return st.st_ctime, earlier is not None
-    if earlier is not None and _stamp(st) == earlier and st.st_ctime <= at:
-        return st.st_ctime, True
-    return None

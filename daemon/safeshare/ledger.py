@@ -144,11 +144,25 @@ class Ledger(LedgerStore):
         recorded, when the ledger stays busy or cannot be written: try the file later."""
         if not isinstance(outcome, Disposition):
             raise TypeError(f"outcome must be a Disposition, not {outcome!r}")
-        now = time.time()
         cats = ",".join(categories)
-        row = (_b(path), size, mtime_ns, sha256, outcome.value, _b(output), fmt, cats, reason, now, settings)
 
         def write(db: sqlite3.Connection) -> None:
+            # Its time is taken once the ledger is ours: a row that waited for a busy ledger
+            # says when it was written (a rename follows its 'publishing' row within seconds).
+            now = time.time()
+            row = (
+                _b(path),
+                size,
+                mtime_ns,
+                sha256,
+                outcome.value,
+                _b(output),
+                fmt,
+                cats,
+                reason,
+                now,
+                settings,
+            )
             db.execute(
                 "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, outcome, output, format,"
                 " categories, reason, updated_at, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,74 @@
+"""What a 'working' ledger row says about the copy at its output name, across a stop or crash.
+
+A copy is renamed to its public name only after its row says "publishing NEW", or
+"publishing NEW over OLD" when it replaces the photo's earlier copy (with " said" when the
+user was told of that copy): NEW and OLD are the device, inode, size and mtime of the file
+being renamed and of the copy it replaces. If safeshare stops or dies before the final
+row, the next start finds the file at the name to be the photo's own only if it is one of
+those files, unchanged (`in_place`); anything else there (a file another program put there
+as the rename was refused, the user's own file, the copy edited in place, a new file that
+was given the freed inode number) is left alone. A row rewritten meanwhile (the file taken
+up again at a start, or stopped again) keeps that part, as "copy NEW ..." after what
+happened to it: "interrupted once; copy NEW ...".
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+PUBLISHING = "publishing"
+_COPY = "copy "
+SLACK = 2.0  # seconds within which a rename follows its row
+
+
+def stamp(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def publishing(new: os.stat_result, earlier: os.stat_result | None, said: bool) -> str:
+    """The reason of the row written just before `new` is renamed over `earlier` (or to a
+    free name); `said`: the user was told of `earlier`."""
+    reason = f"{PUBLISHING} {stamp(new)}"
+    if earlier is not None:
+        reason += f" over {stamp(earlier)}" + (" said" if said else "")
+    return reason
+
+
+def split(reason: str) -> tuple[str, str]:
+    """A working row's reason as (what happened to the file: "", a stop, an interruption or
+    PUBLISHING; the copy it names, "" for none)."""
+    if reason.startswith(f"{PUBLISHING} "):
+        return PUBLISHING, reason.removeprefix(f"{PUBLISHING} ")
+    happened, found, copy = reason.partition(_COPY)
+    return (happened.removesuffix("; "), copy) if found else (reason, "")
+
+
+def join(happened: str, copy: str) -> str:
+    """The reason of a working row rewritten after `happened`, still naming `copy`."""
+    if not copy:
+        return happened
+    return f"{happened}; {_COPY}{copy}" if happened else f"{_COPY}{copy}"
+
+
+def in_place(output: Path | None, happened: str, copy: str, at: float) -> tuple[float, bool] | None:
+    """(Since when the file at `output` is the photo's copy, whether the user was told of a
+    copy there) if it is the file the row names: the renamed one, unchanged since the row
+    (renamed within SLACK of a PUBLISHING row, written at `at`), or the earlier copy it was
+    to replace, unchanged since. Else None: whatever is there is not the photo's."""
+    words = copy.split()
+    try:
+        st = os.lstat(output) if output is not None and words else None
+    except OSError:
+        return None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None
+    earlier = words[2] if len(words) >= 3 and words[1] == "over" else None
+    told = earlier is not None and words[-1] == "said"
+    found = stamp(st)
+    if found == words[0] and st.st_ctime <= at + (SLACK if happened == PUBLISHING else 0.0):
+        return st.st_ctime, told
+    if found == earlier and st.st_ctime <= at:
+        return st.st_ctime, told
+    return None
