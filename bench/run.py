@@ -42,17 +42,21 @@ Profiled with cProfile (one process) and per-worker CPU accounting (the forked w
   (ExifTool only edits their metadata and keeps their thumbnails, depth maps and motion
   videos). The extra is the verifier's decode of every output (at an eighth of its size for
   a JPEG: all of its data still read) and a decoder process started per worker.
-- **Daemon burst, not within 1.2x of the bare copier.** The daemon handles one file at a time
-  and spends ~13-17 ms of CPU per photo against the copier's ~2-4 ms (reading, hashing,
-  parsing, writing and fsyncing, verifying twice, the ledger, a folder fsync per file). Four
-  handler threads with one ledger transaction and one folder fsync per group of files came to
-  1.3x-2.2x, but were taken out again: their longer window between a rename and its record
-  let a copy the user replaced meanwhile be taken for safeshare's own, and made orphan copies
-  after a kill -9 more likely. The way there is worker processes, with each copy's record
-  written when it is renamed.
-- **Start-up, over 80 ms of imports.** ~45 modules; on Python 3.11 each frozen dataclass
-  costs ~1 ms to create; Pillow loads its common plugins to re-read an output by its
-  `/proc/self/fd` path; ctypes is needed for renameat2.
+- **Daemon burst, not within 1.2x of the bare copier.** The daemon handles one file at a time.
+  py-spy on a 300-photo burst (2.2 MB photos, 16 ms of CPU per photo): of its handling
+  thread's time, 48% is writing the copy (write() held by the kernel's dirty-page throttling
+  while the benchmark writes the same burst into the watched folder: the disk), 15% finding
+  the end of each JPEG's image data (twice: the clean and the verifier's own reading), 8%
+  hashing the input, 6% Pillow's two readings, 4% reading the input, ~4% the ledger. Four
+  handler threads with one ledger transaction and one folder fsync per group of files came
+  to 1.3x-2.2x, but were taken out again: their longer window between a rename and its
+  record let a copy the user replaced meanwhile be taken for safeshare's own. The way there
+  is worker processes, with each copy's record written when it is renamed.
+- **Start-up, under 80 ms of imports now** (62-72 ms measured side by side with 78-96 ms
+  before): Pillow reads a file by the plugin of its format instead of loading five plugins
+  first, and the vision step is imported only when vision may run. What is left: ~25
+  frozen dataclasses (~0.4 ms each on Python 3.11, and `inspect`, which `dataclasses`
+  imports), Pillow's Image module, logging, argparse.
 Memory, the daemon's latency, idle CPU and idle memory meet their targets.
 
 ## What bounds the video number (issue 18)
@@ -62,7 +66,9 @@ temp file, then fsynced; only the boxes other than 'mdat' and the first and last
 each chunk are read into memory, so the peak does not grow with the file (43 MB for 1 GB,
 ~100 MB for 3.8 GB: the pages of the output the verifier maps at each chunk's edges, which
 the kernel can take back). What remains over cp is the fsync cp does not do and the
-interpreter's start.
+interpreter's start: this disk writes ~1 GB/s, so the 4 GB copy's fsync alone is longer
+than half of cp's time, and cp + sync takes as long as safeshare. Starting the writeback
+every 32 MB during the copy (sync_file_range) was tried: no faster here.
 """
 
 

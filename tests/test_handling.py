@@ -645,3 +645,47 @@ def test_a_publishing_row_that_waited_for_a_busy_ledger_still_names_the_copy(
         run.handler.process(photo)
     _restarted(run).process(photo)
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+
+
+@pytest.mark.parametrize("how", ["stop", "crash"])
+def test_a_stop_or_crash_while_an_edit_is_cleaned_leaves_one_copy_said_updated(
+    run: Run, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The most ordinary stop: the photo was published, then edited, and safeshare stops (or
+    dies) while the edit is being parsed. The next start updates the photo's copy in place."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if how == "crash":
+            raise _Killed
+        run.handler.stopping.set()
+        return stopped(photo, InputError("the decoder was ended"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", interrupted)
+        if how == "crash":
+            with pytest.raises(_Killed):
+                run.handler.process(photo)
+        else:
+            run.handler.process(photo)
+    _restarted(run).process(photo)
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
+    assert [r.updated for r in run.reported] == [False, True]
+
+
+def test_a_file_whose_handling_raised_is_not_the_one_a_later_stop_is_noted_on(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = _photo(run)
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", bug)
+        with pytest.raises(RuntimeError):
+            run.handler.process(photo)
+    assert run.handler.current is None

@@ -114,14 +114,14 @@ class FileHandler:
                 self.note_stop()  # cut short by the stop (or done just as it came): taken up again
             else:
                 self._act(decide(attempt), attempt)
-            self.current = None
         except LedgerError as exc:
             # The ledger is busy or was just replaced: the file waits, it is never lost, and
             # its 'working' row does not count as the file having stopped safeshare.
             log.warning("%s waits: %s; trying again in %.0f s", path.name, exc, LEDGER_RETRY)
-            self.current = None
             self.delayed.add(path)
             self.settler.retry(path, LEDGER_RETRY)
+        finally:
+            self.current = None  # whatever ended it: a later stop is not noted on this file
 
     def _begin(self, path: Path, st: os.stat_result) -> bool:
         """Record the intent before reading; False when there is nothing to do: this exact
@@ -155,6 +155,7 @@ class FileHandler:
             # row rewritten by an attempt that did not get that far tells nothing.
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
+                copy = ownership.published(before.output, before.at)  # kept across a stop or crash
             elif working and copy:  # a stop or a crash came before the final row
                 in_place = ownership.in_place(before.output, happened, copy, before.at)
                 if in_place is not None:
@@ -167,7 +168,12 @@ class FileHandler:
         if interrupted and happened == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"
             self.ledger.record(
-                path, Disposition.REFUSED, size=st.st_size, mtime_ns=st.st_mtime_ns, reason=reason
+                path,
+                Disposition.REFUSED,
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                output=before.output if before is not None else None,  # its copy's name stays its own
+                reason=reason,
             )
             log.warning("refused %s: %s", path.name, reason)
             self.on_result(Result(path, Status.REFUSED, reason=reason, problem=InputError))

@@ -9,7 +9,9 @@ those files, unchanged (`in_place`); anything else there (a file another program
 as the rename was refused, the user's own file, the copy edited in place, a new file that
 was given the freed inode number) is left alone. A row rewritten meanwhile (the file taken
 up again at a start, or stopped again) keeps that part, as "copy NEW ..." after what
-happened to it: "interrupted once; copy NEW ...".
+happened to it: "interrupted once; copy NEW ..."; so does the working row that follows a
+published copy's ("copy NEW said"), so that a stop or crash while an edit of the photo is
+cleaned leaves the copy the photo's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ def publishing(new: os.stat_result, earlier: os.stat_result | None, said: bool) 
     if earlier is not None:
         reason += f" over {stamp(earlier)}" + (" said" if said else "")
     return reason
+
+
+def published(output: Path, at: float) -> str:
+    """The copy part naming a published copy at `output` (its row written at `at`) when it is
+    still as it was then, for the working row that follows it; "" when it is not."""
+    try:
+        st = os.lstat(output)
+    except OSError:
+        return ""
+    return f"{stamp(st)} said" if stat.S_ISREG(st.st_mode) and st.st_ctime <= at else ""
 
 
 def split(reason: str) -> tuple[str, str]:
@@ -65,7 +77,7 @@ def in_place(output: Path | None, happened: str, copy: str, at: float) -> tuple[
     if st is None or not stat.S_ISREG(st.st_mode):
         return None
     earlier = words[2] if len(words) >= 3 and words[1] == "over" else None
-    told = earlier is not None and words[-1] == "said"
+    told = words[-1] == "said"
     found = stamp(st)
     if found == words[0] and st.st_ctime <= at + (SLACK if happened == PUBLISHING else 0.0):
         return st.st_ctime, told
