@@ -3,6 +3,7 @@ decided for each kind of attempt, what is recorded, rescheduled and reported."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -689,3 +690,58 @@ def test_a_file_whose_handling_raised_is_not_the_one_a_later_stop_is_noted_on(
         with pytest.raises(RuntimeError):
             run.handler.process(photo)
     assert run.handler.current is None
+
+
+def test_a_copy_the_user_edits_while_the_photos_edit_is_cleaned_survives_a_stop(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user edits the copy in place, keeping its size and mtime (`touch -r`), while the
+    photo's edit is being parsed; then the stop. The rows rewritten since name the copy with
+    its ctime: the changed copy is not the photo's any more."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+
+    def user_edits_copy_then_stop(*args: Any, **kwargs: Any) -> Any:
+        time_passes()
+        before = copy.stat()
+        data = bytearray(copy.read_bytes())
+        data[-3:-2] = b"U"  # same size
+        copy.write_bytes(bytes(data))
+        os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back
+        run.handler.stopping.set()
+        return stopped(photo, InputError("the decoder was ended"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", user_edits_copy_then_stop)
+        run.handler.process(photo)
+    edited = copy.read_bytes()
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == edited
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+
+
+def test_another_photo_made_where_one_was_deleted_does_not_take_its_copy_over_a_stop(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    old = copy.read_bytes()
+    photo.unlink()
+    run.handler.released.add(photo)  # as the daemon notes a deletion
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+
+    def stop(*args: Any, **kwargs: Any) -> Any:
+        run.handler.stopping.set()
+        return stopped(photo, InputError("the decoder was ended"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", stop)
+        run.handler.process(photo)
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == old
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]

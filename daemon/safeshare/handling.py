@@ -155,15 +155,16 @@ class FileHandler:
             # row rewritten by an attempt that did not get that far tells nothing.
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
-                copy = ownership.published(before.output, before.at)  # kept across a stop or crash
+                if not self.released.intersection((path, *path.parents)):  # still this photo's copy
+                    copy = ownership.published(before.output, before.at)  # kept across a stop or crash
             elif working and copy:  # a stop or a crash came before the final row
                 in_place = ownership.in_place(before.output, happened, copy, before.at)
+                copy = ""  # carried on, exactly as it is now, only while it is there
                 if in_place is not None:
-                    owned_since, told = in_place
+                    owned_since, copy = in_place
                     self.owned_at.setdefault(path, owned_since)
-                    if not told:  # a first copy never said: "cleaned" when it is, not "updated"
+                    if not copy.endswith(" said"):  # a first copy never said: "cleaned", not "updated"
                         self.unreported.add(path)
-                copy = copy if in_place is not None else ""  # carried on while it is there
         self.delayed.discard(path)
         if interrupted and happened == INTERRUPTED:
             reason = "safeshare stopped twice while cleaning it; it is not tried again until it changes"

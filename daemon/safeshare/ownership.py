@@ -2,16 +2,17 @@
 
 A copy is renamed to its public name only after its row says "publishing NEW", or
 "publishing NEW over OLD" when it replaces the photo's earlier copy (with " said" when the
-user was told of that copy): NEW and OLD are the device, inode, size and mtime of the file
-being renamed and of the copy it replaces. If safeshare stops or dies before the final
-row, the next start finds the file at the name to be the photo's own only if it is one of
-those files, unchanged (`in_place`); anything else there (a file another program put there
-as the rename was refused, the user's own file, the copy edited in place, a new file that
-was given the freed inode number) is left alone. A row rewritten meanwhile (the file taken
-up again at a start, or stopped again) keeps that part, as "copy NEW ..." after what
-happened to it: "interrupted once; copy NEW ..."; so does the working row that follows a
-published copy's ("copy NEW said"), so that a stop or crash while an edit of the photo is
-cleaned leaves the copy the photo's.
+user was told of that copy): NEW is the device, inode, size and mtime of the file being
+renamed, OLD the same and the ctime of the copy it replaces. If safeshare stops or dies
+before the final row, the next start finds the file at the name to be the photo's own only
+if it is one of those files, unchanged (`in_place`); anything else there (a file another
+program put there as the rename was refused, the user's own file, the copy edited in
+place, a new file given the freed inode number) is left alone. A row rewritten meanwhile
+(the file taken up again at a start, or stopped again) names the copy it found, ctime and
+all, as "copy STAMP ..." after what happened to it ("interrupted once; copy STAMP said"),
+and so does the working row that follows a published copy's: a stop or crash while an edit
+of the photo is cleaned leaves the copy the photo's. Those files are not renamed again, so
+any change to them (even one that keeps size and mtime) makes them someone else's.
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ _COPY = "copy "
 SLACK = 2.0  # seconds within which a rename follows its row
 
 
-def stamp(st: os.stat_result) -> str:
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+def stamp(st: os.stat_result, exact: bool = True) -> str:
+    """The file's device, inode, size and mtime; `exact`: and its ctime (a file that will
+    not be renamed again: any change shows)."""
+    core = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{core}:{st.st_ctime_ns}" if exact else core
 
 
 def publishing(new: os.stat_result, earlier: os.stat_result | None, said: bool) -> str:
     """The reason of the row written just before `new` is renamed over `earlier` (or to a
     free name); `said`: the user was told of `earlier`."""
-    reason = f"{PUBLISHING} {stamp(new)}"
+    reason = f"{PUBLISHING} {stamp(new, exact=False)}"
     if earlier is not None:
         reason += f" over {stamp(earlier)}" + (" said" if said else "")
     return reason
@@ -64,11 +68,12 @@ def join(happened: str, copy: str) -> str:
     return f"{happened}; {_COPY}{copy}" if happened else f"{_COPY}{copy}"
 
 
-def in_place(output: Path | None, happened: str, copy: str, at: float) -> tuple[float, bool] | None:
-    """(Since when the file at `output` is the photo's copy, whether the user was told of a
-    copy there) if it is the file the row names: the renamed one, unchanged since the row
-    (renamed within SLACK of a PUBLISHING row, written at `at`), or the earlier copy it was
-    to replace, unchanged since. Else None: whatever is there is not the photo's."""
+def in_place(output: Path | None, happened: str, copy: str, at: float) -> tuple[float, str] | None:
+    """(Since when the file at `output` is the photo's copy, the copy part that names it
+    exactly, " said" at its end if the user was told of a copy there) when it is the file
+    the row names: the renamed one (within SLACK of a PUBLISHING row written at `at`), or
+    the earlier copy it was to replace, each unchanged since. Else None: whatever is there
+    is not the photo's."""
     words = copy.split()
     try:
         st = os.lstat(output) if output is not None and words else None
@@ -77,10 +82,8 @@ def in_place(output: Path | None, happened: str, copy: str, at: float) -> tuple[
     if st is None or not stat.S_ISREG(st.st_mode):
         return None
     earlier = words[2] if len(words) >= 3 and words[1] == "over" else None
-    told = words[-1] == "said"
-    found = stamp(st)
-    if found == words[0] and st.st_ctime <= at + (SLACK if happened == PUBLISHING else 0.0):
-        return st.st_ctime, told
-    if found == earlier and st.st_ctime <= at:
-        return st.st_ctime, told
+    exact = stamp(st)
+    renamed = happened == PUBLISHING and words[0] == stamp(st, exact=False) and st.st_ctime <= at + SLACK
+    if exact in (words[0], earlier) or renamed:
+        return st.st_ctime, exact + (" said" if words[-1] == "said" else "")
     return None
