@@ -745,3 +745,83 @@ def test_another_photo_made_where_one_was_deleted_does_not_take_its_copy_over_a_
     _restarted(run).process(photo)
     assert copy.read_bytes() == old
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+
+
+def test_a_photo_made_where_one_was_deleted_after_a_restart_does_not_take_its_copy(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit stopped while it was cleaned leaves a row naming the photo's copy; after the
+    restart the photo is deleted and another made at its path, which is stopped too. The
+    row's copy is not the new photo's: it gets its own name."""
+    photo = _photo(run, size=(32, 16))
+    run.handler.process(photo)
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+    second = _restarted(run)
+
+    def stop_while_parsing(handler: FileHandler) -> Any:
+        def prepare(*args: Any, **kwargs: Any) -> Any:
+            handler.stopping.set()
+            return stopped(photo, InputError("the decoder was ended"))
+
+        return prepare
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", stop_while_parsing(run.handler))
+        run.handler.process(photo)
+    copy = run.out / "IMG_1.jpg"
+    old = copy.read_bytes()
+    photo.unlink()
+    second.released.add(photo)  # as the daemon notes the deletion
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(24, 24)))
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", stop_while_parsing(second))
+        second.process(photo)
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == old
+    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
+
+
+def test_a_copy_changed_while_its_final_row_waits_for_a_busy_ledger_is_not_replaced(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A published copy is the photo's since its row was asked for, not since a busy ledger
+    let it be written: a change made meanwhile is someone else's."""
+    import sqlite3
+    import threading
+
+    from safeshare.ledger import Ledger
+
+    photo = _photo(run, size=(32, 16))
+    copy = run.out / "IMG_1.jpg"
+    real = Ledger.record
+    held_once: list[bool] = []
+
+    def busy_at_publish(self: Ledger, path: Path, outcome: Disposition, **kwargs: Any) -> None:
+        if outcome is Disposition.PUBLISHED and not held_once:
+            held_once.append(True)
+            held = threading.Event()
+
+            def hold() -> None:
+                db = sqlite3.connect(run.ledger.path, timeout=0)
+                db.execute("BEGIN IMMEDIATE")
+                held.set()
+                time_passes()
+                copy.write_bytes(b"the user's version of the copy")  # while the row waits
+                threading.Event().wait(0.5)
+                db.rollback()
+                db.close()
+
+            threading.Thread(target=hold, daemon=True).start()
+            held.wait()
+        real(self, path, outcome, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Ledger, "record", busy_at_publish)
+        run.handler.process(photo)
+    time_passes()
+    photo.write_bytes(synth.jpeg(size=(16, 32)))
+    _restarted(run).process(photo)
+    assert copy.read_bytes() == b"the user's version of the copy"
+    assert (run.out / "IMG_1 (2).jpg").is_file()

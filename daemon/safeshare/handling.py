@@ -148,15 +148,17 @@ class FileHandler:
             and before.outcome is Disposition.WORKING
         )
         working = before is not None and before.outcome is Disposition.WORKING
+        released = bool(self.released.intersection((path, *path.parents)))  # deleted: another photo
         happened, copy = ownership.split(before.reason) if before is not None and working else ("", "")
+        copy = "" if released else copy  # a copy named before the deletion is not this photo's
         if before is not None and before.output is not None:
             # When our copy was last known to be ours: its publish (the row is written just
             # after), or the intent just before the rename when a crash came in between. A
             # row rewritten by an attempt that did not get that far tells nothing.
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
-                if not self.released.intersection((path, *path.parents)):  # still this photo's copy
-                    copy = ownership.published(before.output, before.at)  # kept across a stop or crash
+                if not released:  # the copy is still this photo's: it is named across a stop or crash
+                    copy = ownership.published(before.output, before.at)
             elif working and copy:  # a stop or a crash came before the final row
                 in_place = ownership.in_place(before.output, happened, copy, before.at)
                 copy = ""  # carried on, exactly as it is now, only while it is there
@@ -268,6 +270,7 @@ class FileHandler:
                     output=path,
                     reason=reason,
                     history=False,
+                    timed_at_write=True,
                 )
                 # Our own copy is replaced only if nobody changed it since we wrote it.
                 result = ready.commit(

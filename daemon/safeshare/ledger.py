@@ -139,17 +139,20 @@ class Ledger(LedgerStore):
         reason: str = "",
         settings: str | None = None,
         history: bool = True,
+        timed_at_write: bool = False,
     ) -> None:
         """Record the outcome of `path` (one transaction). Raises LedgerError, with nothing
-        recorded, when the ledger stays busy or cannot be written: try the file later."""
+        recorded, when the ledger stays busy or cannot be written: try the file later. The
+        row's time is when this was called (a published copy is the photo's since then), or,
+        `timed_at_write`, when the ledger was ours (a 'publishing' row: its rename follows
+        within seconds of that, however long the ledger was busy)."""
         if not isinstance(outcome, Disposition):
             raise TypeError(f"outcome must be a Disposition, not {outcome!r}")
         cats = ",".join(categories)
+        called = time.time()
 
         def write(db: sqlite3.Connection) -> None:
-            # Its time is taken once the ledger is ours: a row that waited for a busy ledger
-            # says when it was written (a rename follows its 'publishing' row within seconds).
-            now = time.time()
+            now = time.time() if timed_at_write else called
             row = (
                 _b(path),
                 size,
