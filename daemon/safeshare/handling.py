@@ -153,8 +153,7 @@ class FileHandler:
         copy = "" if released else copy  # a copy named before the deletion is not this photo's
         if before is not None and before.output is not None:
             # When our copy was last known to be ours: its publish (the row is written just
-            # after), or the intent just before the rename when a crash came in between. A
-            # row rewritten by an attempt that did not get that far tells nothing.
+            # after), or, after a stop or crash, the working row's naming of it (`ownership`).
             if before.outcome is Disposition.PUBLISHED:
                 self.owned_at.setdefault(path, before.at)
                 if not released:  # the copy is still this photo's: it is named across a stop or crash
