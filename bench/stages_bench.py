@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,13 +26,19 @@ def _startup(runs: int = 9, cached: bool = True) -> float:
     """The imports of `safeshare clean` of one JPEG, in ms: the median wall time of the
     command minus the median of a bare interpreter (`python -c pass`), runs interleaved.
     `cached`: with bytecode caches, as an installed safeshare runs (kept in a folder of their
-    own, so this works whatever PYTHONDONTWRITEBYTECODE says); else every source is compiled."""
+    own, so this works whatever PYTHONDONTWRITEBYTECODE says); else every safeshare source is
+    compiled at every run (a copy of the package without caches, none written)."""
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         if cached:
             env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
         else:
+            package = Path(__import__("safeshare").__file__).parent
+            shutil.copytree(
+                package, Path(folder) / "src" / "safeshare", ignore=shutil.ignore_patterns("__pycache__")
+            )
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env["PYTHONPATH"] = str(Path(folder) / "src")
         bare = [sys.executable, "-c", "pass"]
         out = Path(folder) / "out"
 
