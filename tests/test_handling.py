@@ -522,34 +522,25 @@ def test_a_file_given_the_freed_inode_of_a_temp_file_is_not_taken_for_the_copy(
     assert (run.out / "IMG_1 (2).jpg").is_file()
 
 
-def test_an_edit_killed_before_its_exchange_still_replaces_the_earlier_copy(
-    run: Run, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("cut", ["killed before its exchange", "stopped just after its rename"])
+def test_an_edit_cut_short_while_it_is_published_leaves_one_copy_said_updated(
+    run: Run, monkeypatch: pytest.MonkeyPatch, cut: str
 ) -> None:
-    """The row names the earlier copy it was to replace: unchanged, it is still the photo's."""
+    """The row names the earlier copy it was to replace and the copy replacing it: whichever
+    is there, unchanged, is the photo's, and the user is told of an update."""
     photo = _photo(run, size=(32, 16))
     run.handler.process(photo)
     time_passes()
     photo.write_bytes(synth.jpeg(size=(16, 32)))
-    _killed_before_rename(run, monkeypatch, photo)
+    if cut.startswith("killed"):
+        _killed_before_rename(run, monkeypatch, photo)
+    else:
+        with monkeypatch.context() as patch:
+            _stop_after_rename(run, patch)
+            run.handler.process(photo)
     _restarted(run).process(photo)
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
     assert [r.updated for r in run.reported] == [False, True]  # cleaned, then updated
-
-
-def test_an_edit_renamed_just_before_a_stop_is_said_updated(
-    run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    photo = _photo(run, size=(32, 16))
-    run.handler.process(photo)
-    time_passes()
-    photo.write_bytes(synth.jpeg(size=(16, 32)))
-    with monkeypatch.context():
-        _stop_after_rename(run, monkeypatch)
-        run.handler.process(photo)
-    monkeypatch.undo()
-    _restarted(run).process(photo)
-    assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
-    assert [r.updated for r in run.reported] == [False, True]
 
 
 def test_a_first_copy_published_twice_over_stops_is_still_said_cleaned(
