@@ -4,6 +4,7 @@ decided for each kind of attempt, what is recorded, rescheduled and reported."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -489,6 +490,35 @@ def _killed_before_rename(run: Run, monkeypatch: pytest.MonkeyPatch, photo: Path
             run.handler.process(photo)  # its temp file is discarded, as the start's sweep does
 
 
+def _cut_while_parsing(
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    photo: Path,
+    how: str = "stop",
+    handler: FileHandler | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> None:
+    """`handler` (the run's) takes up `photo` and is stopped, or dies (`how`), while it is
+    parsed; `meanwhile` is what happens just before (the user doing something)."""
+    cut = handler or run.handler
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        if meanwhile is not None:
+            meanwhile()
+        if how == "crash":
+            raise _Killed
+        cut.stopping.set()
+        return stopped(photo, InputError("the decoder was ended"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run.pipeline, "prepare", prepare)
+        if how == "crash":
+            with pytest.raises(_Killed):
+                cut.process(photo)
+        else:
+            cut.process(photo)
+
+
 def test_a_copy_changed_in_place_after_a_stop_is_not_replaced(
     run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -571,15 +601,7 @@ def test_a_crash_while_parsing_again_after_a_stop_keeps_the_copy_known(
     with monkeypatch.context() as patch:
         _stop_after_rename(run, patch)
         run.handler.process(photo)
-    second = _restarted(run)
-
-    def crash(*args: Any, **kwargs: Any) -> Any:
-        raise _Killed
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", crash)
-        with pytest.raises(_Killed):
-            second.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo, "crash", _restarted(run))
     _restarted(run).process(photo)
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
     assert run.outcome(photo) is Disposition.PUBLISHED
@@ -592,15 +614,8 @@ def test_a_file_that_crashes_the_parser_is_still_refused_after_two_crashes_follo
     with monkeypatch.context() as patch:
         _stop_after_rename(run, patch)
         run.handler.process(photo)
-
-    def crash(*args: Any, **kwargs: Any) -> Any:
-        raise _Killed
-
     for _ in range(2):
-        with monkeypatch.context() as patch:
-            patch.setattr(run.pipeline, "prepare", crash)
-            with pytest.raises(_Killed):
-                _restarted(run).process(photo)
+        _cut_while_parsing(run, monkeypatch, photo, "crash", _restarted(run))
     _restarted(run).process(photo)
     assert run.outcome(photo) is Disposition.REFUSED
 
@@ -649,20 +664,7 @@ def test_a_stop_or_crash_while_an_edit_is_cleaned_leaves_one_copy_said_updated(
     run.handler.process(photo)
     time_passes()
     photo.write_bytes(synth.jpeg(size=(16, 32)))
-
-    def interrupted(*args: Any, **kwargs: Any) -> Any:
-        if how == "crash":
-            raise _Killed
-        run.handler.stopping.set()
-        return stopped(photo, InputError("the decoder was ended"))
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", interrupted)
-        if how == "crash":
-            with pytest.raises(_Killed):
-                run.handler.process(photo)
-        else:
-            run.handler.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo, how)
     _restarted(run).process(photo)
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1.jpg"]
     assert [r.updated for r in run.reported] == [False, True]
@@ -695,19 +697,15 @@ def test_a_copy_the_user_edits_while_the_photos_edit_is_cleaned_survives_a_stop(
     time_passes()
     photo.write_bytes(synth.jpeg(size=(16, 32)))
 
-    def user_edits_copy_then_stop(*args: Any, **kwargs: Any) -> Any:
+    def user_edits_copy() -> None:
         time_passes()
         before = copy.stat()
         data = bytearray(copy.read_bytes())
         data[-3:-2] = b"U"  # same size
         copy.write_bytes(bytes(data))
         os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back
-        run.handler.stopping.set()
-        return stopped(photo, InputError("the decoder was ended"))
 
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", user_edits_copy_then_stop)
-        run.handler.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo, meanwhile=user_edits_copy)
     edited = copy.read_bytes()
     _restarted(run).process(photo)
     assert copy.read_bytes() == edited
@@ -725,14 +723,7 @@ def test_another_photo_made_where_one_was_deleted_does_not_take_its_copy_over_a_
     run.handler.released.add(photo)  # as the daemon notes a deletion
     time_passes()
     photo.write_bytes(synth.jpeg(size=(16, 32)))
-
-    def stop(*args: Any, **kwargs: Any) -> Any:
-        run.handler.stopping.set()
-        return stopped(photo, InputError("the decoder was ended"))
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", stop)
-        run.handler.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo)
     _restarted(run).process(photo)
     assert copy.read_bytes() == old
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
@@ -749,26 +740,14 @@ def test_a_photo_made_where_one_was_deleted_after_a_restart_does_not_take_its_co
     time_passes()
     photo.write_bytes(synth.jpeg(size=(16, 32)))
     second = _restarted(run)
-
-    def stop_while_parsing(handler: FileHandler) -> Any:
-        def prepare(*args: Any, **kwargs: Any) -> Any:
-            handler.stopping.set()
-            return stopped(photo, InputError("the decoder was ended"))
-
-        return prepare
-
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", stop_while_parsing(run.handler))
-        run.handler.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo)
     copy = run.out / "IMG_1.jpg"
     old = copy.read_bytes()
     photo.unlink()
     second.released.add(photo)  # as the daemon notes the deletion
     time_passes()
     photo.write_bytes(synth.jpeg(size=(24, 24)))
-    with monkeypatch.context() as patch:
-        patch.setattr(run.pipeline, "prepare", stop_while_parsing(second))
-        second.process(photo)
+    _cut_while_parsing(run, monkeypatch, photo, handler=second)
     _restarted(run).process(photo)
     assert copy.read_bytes() == old
     assert sorted(p.name for p in run.out.iterdir()) == ["IMG_1 (2).jpg", "IMG_1.jpg"]
