@@ -141,18 +141,21 @@ def test_a_busy_ledger_delays_a_folders_catch_up_and_never_stops_housekeeping(
     folder = daemon.folders.folders[0]
     other = sqlite3.connect(run.state / "ledger.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    daemon.catchup.at_start(folder)
-    assert daemon.catchup.behind == {folder.path: (folder, True)}  # waits, remembered
-    daemon._housekeep(0.0, 0.0, 0.0)  # still held: housekeeping survives, keeps it waiting
-    assert folder.path in daemon.catchup.behind
-    other.execute("ROLLBACK")
-    other.close()
-    daemon._housekeep(0.0, 0.0, 0.0)
-    assert daemon.catchup.behind == {}
-    assert daemon.ledger.is_baselined(folder.path)
-    record = daemon.ledger.get(run.pictures / "there.jpg")
-    assert record is not None and record.outcome.value == "baseline"
-    daemon.ledger.close()
+    try:
+        daemon.catchup.at_start(folder)
+        assert daemon.catchup.behind == {folder.path: (folder, True)}  # waits, remembered
+        daemon._housekeep(0.0, 0.0, 0.0)  # still held: housekeeping survives, keeps it waiting
+        assert folder.path in daemon.catchup.behind
+        other.execute("ROLLBACK")
+        other.close()
+        daemon._housekeep(0.0, 0.0, 0.0)
+        assert daemon.catchup.behind == {}
+        assert daemon.ledger.is_baselined(folder.path)
+        record = daemon.ledger.get(run.pictures / "there.jpg")
+        assert record is not None and record.outcome.value == "baseline"
+    finally:
+        daemon.observer.stop()  # its watch threads (started with it) end here, not in later tests
+        daemon.ledger.close()
 
 
 def test_at_start_only_a_crashs_temp_files_are_removed(tmp_path: Path) -> None:

@@ -32,14 +32,25 @@ IDLE_EXIT = 75  # the exit status of a worker that left idle, without reading an
 
 
 def _serve(connection: Connection, memory_mb: int, nice: int, idle: float) -> None:
-    """The worker: run (module, function, args) requests until told to stop."""
+    """The worker: run (module, function, args) requests until told to stop. It gets
+    `memory_mb` of address space beyond what it holds as it starts (its interpreter and
+    modules, spawned or forked alike), or less where the user's own limit (ulimit -v) says."""
     import os
     import resource
 
+    from safeshare.forkstart import address_space
+
+    global _pool
+    _pool = None  # forked: the parent's pool (its pipes are closed here) is not this worker's
     if nice:
         os.nice(nice)  # below cleaning: the vision worker must not slow a burst down
-    limit = memory_mb << 20
+    held = address_space()
+    limit = held + (memory_mb << 20)
+    for given in resource.getrlimit(resource.RLIMIT_AS):
+        if given != resource.RLIM_INFINITY:
+            limit = min(limit, given)  # a user's own lower limit, soft or hard, stands
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    allowed = max(0, limit - held) >> 20
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     while True:
         try:
@@ -56,7 +67,7 @@ def _serve(connection: Connection, memory_mb: int, nice: int, idle: float) -> No
         except SafeshareError as exc:
             connection.send(("error", type(exc).__name__, str(exc)))
         except MemoryError:
-            connection.send(("error", "TooLarge", f"decoding needs more than the {memory_mb} MB allowed"))
+            connection.send(("error", "TooLarge", f"decoding needs more than the {allowed} MB allowed"))
         except Exception as exc:  # noqa: BLE001 - a decoder's own exception: the file is the problem
             connection.send(("error", "CorruptImage", f"the decoder failed ({type(exc).__name__})"))
         else:
@@ -66,22 +77,27 @@ def _serve(connection: Connection, memory_mb: int, nice: int, idle: float) -> No
 class _Worker:
     """One worker process and its pipe; started on first use, replaced after a crash."""
 
-    def __init__(self, memory_mb: int, nice: int = 0, idle: float = IDLE_SECONDS) -> None:
+    def __init__(self, memory_mb: int, nice: int = 0, idle: float = IDLE_SECONDS, baseline: int = 0) -> None:
         self.memory_mb = memory_mb
         self.nice = nice
         self.idle = idle
+        self.baseline = baseline  # this process's address space before it read any file
         self.process: Any = None
         self.connection: Connection | None = None
+        self.busy = False  # a request was sent and its answer not read (a stop kills it)
 
     def call(self, request: tuple[str, str, tuple[Any, ...]], timeout: float) -> Any:
         for attempt in (1, 2):
             connection = self.start()
             try:
+                self.busy = True
                 connection.send(request)
                 if not connection.poll(timeout):
                     self.kill()
                     raise CorruptImage(f"decoding took longer than {timeout:g} s")
-                return connection.recv()
+                answer = connection.recv()
+                self.busy = False
+                return answer
             except (EOFError, ConnectionError, BrokenPipeError) as exc:
                 code = self.reap()
                 if code == IDLE_EXIT and attempt == 1:
@@ -93,7 +109,12 @@ class _Worker:
         if self.process is not None and self.process.is_alive() and self.connection is not None:
             return self.connection
         self.reap()
-        import multiprocessing  # imported here: most files never need a decoder
+        from safeshare import forkstart  # imported here: most files never need a decoder
+
+        if forkstart.possible(self.baseline):  # a few ms instead of a fresh interpreter's 60-100 ms
+            self.process, self.connection = forkstart.start(_serve, self.memory_mb, self.nice, self.idle)
+            return self.connection
+        import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
@@ -129,6 +150,10 @@ class _Worker:
         code = None
         if process is not None:
             process.join(timeout=5)
+            if process.is_alive():  # it did not leave when asked: it is not left running
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    process.kill()
+                process.join(timeout=1)
             code = process.exitcode
         if connection is not None:
             with contextlib.suppress(OSError):
@@ -136,6 +161,10 @@ class _Worker:
         return code
 
     def stop(self) -> None:
+        if self.busy:  # cut short mid-decode (Ctrl-C): nobody waits for its answer
+            self.busy = False
+            self.kill()
+            return
         if self.connection is not None:
             with contextlib.suppress(OSError, ValueError):  # it may be gone already
                 self.connection.send(None)
@@ -153,9 +182,12 @@ class DecoderPool:
         nice: int = 0,
         idle: float = IDLE_SECONDS,
     ) -> None:
+        from safeshare.forkstart import address_space
+
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._workers = [_Worker(memory_mb, nice, idle) for _ in range(max(1, size))]
+        baseline = address_space()  # made before any file is read (`configure`, `forked`)
+        self._workers = [_Worker(memory_mb, nice, idle, baseline) for _ in range(max(1, size))]
         self._free: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
             self._free.put(worker)
@@ -196,7 +228,7 @@ def describe_exit(code: int | None) -> str:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"killed by signal {-code}"
-    return f"exit status {code}"
+    return "exit status unknown" if code is None else f"exit status {code}"
 
 
 def _rebuild(kind: str, message: str) -> SafeshareError:

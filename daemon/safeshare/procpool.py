@@ -23,7 +23,6 @@ import selectors
 import signal
 import socket
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -62,7 +61,9 @@ Task = Callable[[int], Reply]
 def available() -> bool:
     """Forking is safe here: Linux (fork without exec, descriptors passed over sockets) and
     no thread running that a child would inherit half-way through its work."""
-    return sys.platform.startswith("linux") and hasattr(socket, "send_fds") and threading.active_count() == 1
+    from safeshare.forkstart import single_threaded
+
+    return hasattr(socket, "send_fds") and single_threaded()
 
 
 def chunked(count: int, workers: int) -> list[list[int]]:
