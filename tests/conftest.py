@@ -15,6 +15,11 @@ import pytest
 
 from tests.helpers import ROOT, require_corpus
 
+# numpy's OpenBLAS starts a thread per core when it is imported (some tests use numpy in this
+# process); a process with a second thread spawns its decoders instead of forking them, and
+# the tests of the forked decoder would be skipped. `clean` itself never imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(
