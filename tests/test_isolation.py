@@ -179,7 +179,7 @@ def test_a_process_holding_a_big_file_spawns_its_decoder_instead(tmp_path: Path)
 
     _forking_or_skip()
     pool = DecoderPool(timeout=30, memory_mb=512)
-    held = bytearray(forkstart.HEADROOM + (32 << 20))  # a big file being worked on
+    held = b"\x01" * (forkstart.HEADROOM + (32 << 20))  # a big file being worked on (in RAM)
     try:
         assert pool.call(crashers.pid) != os.getpid()
         assert isinstance(pool._workers[0].process, multiprocessing.process.BaseProcess)

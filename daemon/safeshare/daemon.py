@@ -83,7 +83,12 @@ class Daemon:
         self.notices: list[str] = []  # what was said, for `safeshare status`
         self.announce = Announcer(self.state_dir, inform or (lambda title, body: True))  # news
         self.vision = VisionStep.if_available(config.vision, config.clean.max_pixels)
-        settings = replace(pipeline_settings(config.clean, None, None), workers_read_path=False, digest=True)
+        settings = replace(
+            pipeline_settings(config.clean, None, None),
+            workers_read_path=False,
+            digest=True,
+            overlap=True,
+        )
         self.pipeline = Pipeline(settings, self.vision)
         self.out = OutputFolder(self.output)
         self.look_later: LookLater | None = None

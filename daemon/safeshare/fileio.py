@@ -63,6 +63,39 @@ class Source:
             digest.update(block)
         return digest.hexdigest()
 
+    def sha256_meanwhile(self) -> Callable[[], str]:
+        """The digest, worked out on a thread while the caller goes on (hashlib lets go of
+        the interpreter over bytes in memory); call the result to wait for it. A streamed
+        file is read again through `fd`, here and now, as where no thread can start."""
+        if self.fd >= 0:
+            digest = self.sha256()
+            return lambda: digest
+        import threading
+
+        found: list[str] = []
+        failed: list[Exception] = []
+
+        def work() -> None:
+            try:
+                found.append(self.sha256())
+            except Exception as exc:  # noqa: BLE001 - raised again where it is waited for
+                failed.append(exc)
+
+        thread = threading.Thread(target=work, name="safeshare-sha256", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # can't start new thread (a thread limit): hashed here, now
+            digest = self.sha256()
+            return lambda: digest
+
+        def wait() -> str:
+            thread.join()
+            if failed:
+                raise failed[0]
+            return found[0]
+
+        return wait
+
     def check_unchanged(self) -> None:
         """Truncated if a streamed file changed since it was opened (its media data was
         copied from the file as it is now, its header read from it as it was)."""

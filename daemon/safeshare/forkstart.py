@@ -4,9 +4,9 @@ A fresh interpreter (multiprocessing's spawn) takes 60-100 ms and a core to star
 import Pillow again; a fork takes a few milliseconds and already holds every module. So
 where nothing can be half-way through its work in the child (Linux, one thread in the
 whole process, C libraries' threads included: a `clean` batch, its worker processes) and
-this process holds little beyond its modules (`light`: not a big file it is working on,
-which the child would keep alive and count against its memory limit), the decoder is
-forked; elsewhere (the daemon, whose observer threads run) it is spawned as before.
+this process holds little in memory beyond its modules (`light`: not a big file it is
+working on, which the child would keep alive), the decoder is forked; elsewhere (the
+daemon, whose observer threads run) it is spawned as before.
 
 The child keeps only its end of the pipe and the standard streams: every other descriptor
 is closed at once, so it holds no staged copy, lock or socket of ours, and it dies with
@@ -46,9 +46,11 @@ def single_threaded() -> bool:
 
 
 def light(baseline: int) -> bool:
-    """This process holds at most `HEADROOM` more address space than `baseline` (measured
-    before it read any file): a forked child would not keep a big input alive."""
-    return address_space() - baseline <= HEADROOM
+    """This process holds at most `HEADROOM` more memory than `baseline` (its resident
+    bytes before it read any file): a forked child would not keep a big input alive.
+    Resident, not address space: a thread that came and went leaves 64 MB of the latter
+    reserved (its malloc arena), and none of it in memory."""
+    return resident() - baseline <= HEADROOM
 
 
 def possible(baseline: int) -> bool:
@@ -132,10 +134,19 @@ def _settle_child(keep: int, parent: int) -> None:
     os.closerange(keep + 1, 1 << 20)
 
 
+def resident() -> int:
+    """Bytes of this process's memory that are in RAM now."""
+    return _statm(1)
+
+
 def address_space() -> int:
-    """Bytes of address space this process holds now (what the child inherited)."""
+    """Bytes of address space this process holds now (what a forked child inherits)."""
+    return _statm(0)
+
+
+def _statm(field: int) -> int:
     try:
-        pages = Path("/proc/self/statm").read_bytes().split()[0]
+        pages = Path("/proc/self/statm").read_bytes().split()[field]
         return int(pages) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        return 0
+        return 0  # not Linux: nothing is forked there, and no limit counts from it

@@ -81,7 +81,7 @@ class _Worker:
         self.memory_mb = memory_mb
         self.nice = nice
         self.idle = idle
-        self.baseline = baseline  # this process's address space before it read any file
+        self.baseline = baseline  # this process's resident memory before it read any file
         self.process: Any = None
         self.connection: Connection | None = None
         self.busy = False  # a request was sent and its answer not read (a stop kills it)
@@ -182,11 +182,11 @@ class DecoderPool:
         nice: int = 0,
         idle: float = IDLE_SECONDS,
     ) -> None:
-        from safeshare.forkstart import address_space
+        from safeshare.forkstart import resident
 
         self.timeout = timeout
         self.memory_mb = memory_mb
-        baseline = address_space()  # made before any file is read (`configure`, `forked`)
+        baseline = resident()  # made before any file is read (`configure`, `forked`)
         self._workers = [_Worker(memory_mb, nice, idle, baseline) for _ in range(max(1, size))]
         self._free: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
