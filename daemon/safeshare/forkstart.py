@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,6 +112,8 @@ def start(serve: Serve, memory_mb: int, nice: int, idle: float) -> tuple[ForkedP
         except BaseException:  # noqa: BLE001 - whatever happens, this process must not return
             code = 70
             with contextlib.suppress(BaseException):  # the parent only sees the exit status
+                import traceback
+
                 os.write(2, traceback.format_exc().encode(errors="replace"))
         finally:
             os._exit(code)
