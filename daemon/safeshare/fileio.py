@@ -63,15 +63,10 @@ class Source:
             digest.update(block)
         return digest.hexdigest()
 
-    def sha256_meanwhile(self) -> Callable[[], str]:
-        """The digest, worked out on a thread while the caller goes on (hashlib lets go of
-        the interpreter over bytes in memory); call the result to wait for it. A streamed
-        file is read again through `fd`, here and now, as where no thread can start."""
-        if self.fd >= 0:
-            digest = self.sha256()
-            return lambda: digest
-        import threading
-
+    def sha256_later(self, background: bool) -> Callable[[], str]:
+        """The digest; call the result to wait for it. With `background`, worked out on a
+        thread while the caller goes on (hashlib lets go of the interpreter over bytes in
+        memory); a streamed file, or where no thread can start, here and now."""
         found: list[str] = []
         failed: list[Exception] = []
 
@@ -81,15 +76,21 @@ class Source:
             except Exception as exc:  # noqa: BLE001 - raised again where it is waited for
                 failed.append(exc)
 
-        thread = threading.Thread(target=work, name="safeshare-sha256", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:  # can't start new thread (a thread limit): hashed here, now
-            digest = self.sha256()
-            return lambda: digest
+        thread = None
+        if background and self.fd < 0:
+            import threading
+
+            thread = threading.Thread(target=work, name="safeshare-sha256", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # can't start new thread (a thread limit)
+                thread = None
+        if thread is None:
+            found.append(self.sha256())
 
         def wait() -> str:
-            thread.join()
+            if thread is not None:
+                thread.join()
             if failed:
                 raise failed[0]
             return found[0]

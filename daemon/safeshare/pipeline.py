@@ -61,7 +61,7 @@ class Settings:
     # The daemon keys copies by content (its ledger); `clean` needs no hash (nor hashlib).
     digest: bool = False
     # The daemon cleans one file at a time: the input is hashed while it is parsed and the
-    # copy's fsync overlaps its verification (threads, a burst ~20% quicker). A batch's
+    # copy's fsync overlaps its verification (threads, a burst ~12% quicker). A batch's
     # worker processes already fill every core, and a thread each time only costs them.
     overlap: bool = False
 
@@ -106,10 +106,6 @@ class Result:
         return self.status is Status.CLEANED
 
 
-def _now(digest: str) -> Callable[[], str]:
-    return lambda: digest
-
-
 def _digest_of(digest: Callable[[], str] | None) -> str | None:
     """The input's digest for a file that stopped (a refusal is remembered by content)."""
     if digest is None:
@@ -147,7 +143,7 @@ class Pipeline:
         try:
             src = read_input(source, self.settings.max_file_bytes, opener, streamed_loader)
             if self.settings.digest:
-                digest = src.sha256_meanwhile() if self.settings.overlap else _now(src.sha256())
+                digest = src.sha256_later(background=self.settings.overlap)
             prepared = self._prepare(source, src, opener)
             prepared.sha256 = digest() if digest is not None else None
             return prepared
@@ -223,7 +219,7 @@ class Prepared:
     visible: Visible | None
     max_pixels: int = 200_000_000
     filled: Visible | None = None
-    sync_while_verifying: bool = False  # Settings.overlap
+    overlap: bool = False  # Settings.overlap: its fsync runs while it is verified
 
     def stage(self, output: OutputFolder, subfolder: Path, mode: int | None = None) -> Ready | Result:
         """Write the clean copy as a temp file in `output`/`subfolder`, then verify it there.
@@ -231,7 +227,7 @@ class Prepared:
         staged: Staged | None = None
         # Its data may go to disk while it is verified, unless verifying needs the decoder (a
         # thread running then would make that process spawn its decoder, not fork it).
-        meanwhile = self.sync_while_verifying and by_name(self.cleaned.format).in_process
+        meanwhile = self.overlap and by_name(self.cleaned.format).in_process
         meanwhile = meanwhile and not self.cleaned.reencoded
         try:
             chosen = self.src.mode if mode is None else mode
